@@ -1,0 +1,172 @@
+//===- Diagnostic.cpp - Coded, positioned diagnostics ---------------------===//
+//
+// This file implements the diagnostic catalogue lookup, the builder that
+// collects arguments, and the engine that stores and orders diagnostics.
+//
+//===----------------------------------------------------------------------===//
+#include "Basic/Diagnostic.h"
+
+#include <algorithm>
+#include <tuple>
+
+using namespace iterc;
+
+static const DiagInfo diagTable[] = {
+#define DIAG(id, severity, code, format)                                       \
+  {#id, Severity::severity, code, format},
+#include "Basic/DiagnosticKinds.def"
+};
+
+const DiagInfo &iterc::getDiagInfo(diag::ID id) { return diagTable[id]; }
+
+std::string iterc::formatDiagnostic(const char *format,
+                                    const std::vector<std::string> &args) {
+  std::string out;
+  for (const char *p = format; *p; ++p) {
+    if (*p == '{' && p[1] >= '0' && p[1] <= '9' && p[2] == '}') {
+      size_t index = p[1] - '0';
+      if (index < args.size())
+        out += args[index];
+      p += 2;
+      continue;
+    }
+    // "{{" in a format is a literal "{{" (used for template syntax).
+    out.push_back(*p);
+  }
+  return out;
+}
+
+DiagnosticBuilder::DiagnosticBuilder(DiagnosticBuilder &&other) noexcept
+    : engine(other.engine), diag(std::move(other.diag)),
+      args(std::move(other.args)) {
+  other.engine = nullptr;
+}
+
+DiagnosticBuilder::~DiagnosticBuilder() {
+  if (!engine)
+    return;
+  diag.message = formatDiagnostic(getDiagInfo(diag.id).format, args);
+  engine->emit(std::move(diag));
+}
+
+DiagnosticBuilder &DiagnosticBuilder::operator<<(std::string_view arg) {
+  args.emplace_back(arg);
+  return *this;
+}
+
+DiagnosticBuilder &DiagnosticBuilder::operator<<(int64_t arg) {
+  args.push_back(std::to_string(arg));
+  return *this;
+}
+
+DiagnosticBuilder &DiagnosticBuilder::operator<<(FixIt fixIt) {
+  diag.fixIts.push_back(std::move(fixIt));
+  return *this;
+}
+
+DiagnosticBuilder &DiagnosticBuilder::note(unsigned fileId, SourceRange range,
+                                           diag::ID id,
+                                           std::vector<std::string> noteArgs) {
+  DiagNote n;
+  n.hasLocation = true;
+  n.fileId = fileId;
+  n.range = range;
+  n.message = formatDiagnostic(getDiagInfo(id).format, noteArgs);
+  diag.notes.push_back(std::move(n));
+  return *this;
+}
+
+DiagnosticBuilder &DiagnosticBuilder::note(diag::ID id,
+                                           std::vector<std::string> noteArgs) {
+  DiagNote n;
+  n.message = formatDiagnostic(getDiagInfo(id).format, noteArgs);
+  diag.notes.push_back(std::move(n));
+  return *this;
+}
+
+DiagnosticBuilder DiagnosticEngine::report(unsigned fileId, SourceRange range,
+                                           diag::ID id) {
+  const DiagInfo &info = getDiagInfo(id);
+  Diagnostic d;
+  d.id = id;
+  d.severity = info.severity;
+  d.code = info.code;
+  d.fileId = fileId;
+  d.range = range;
+  return DiagnosticBuilder(*this, std::move(d));
+}
+
+void DiagnosticEngine::emit(Diagnostic d) {
+  if (d.severity == Severity::Warning && warningsAsErrors)
+    d.severity = Severity::Error;
+  if (d.severity == Severity::Error)
+    ++numErrors;
+  else if (d.severity == Severity::Warning)
+    ++numWarnings;
+  if (diags.size() >= limit) {
+    ++numDropped;
+    return;
+  }
+  diags.push_back(std::move(d));
+}
+
+std::vector<Diagnostic> DiagnosticEngine::getSortedDiagnostics() const {
+  std::vector<Diagnostic> sorted = diags;
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const Diagnostic &a, const Diagnostic &b) {
+                     return std::tie(a.fileId, a.range.begin, a.code,
+                                     a.message) <
+                            std::tie(b.fileId, b.range.begin, b.code,
+                                     b.message);
+                   });
+  // The same finding reported twice (e.g. through two paths) is shown once.
+  sorted.erase(std::unique(sorted.begin(), sorted.end(),
+                           [](const Diagnostic &a, const Diagnostic &b) {
+                             return a.fileId == b.fileId &&
+                                    a.range.begin == b.range.begin &&
+                                    a.code == b.code && a.message == b.message;
+                           }),
+               sorted.end());
+  return sorted;
+}
+
+static unsigned editDistance(std::string_view a, std::string_view b,
+                             unsigned maxDistance) {
+  std::vector<unsigned> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    unsigned prev = row[0];
+    row[0] = i;
+    unsigned best = row[0];
+    for (size_t j = 1; j <= b.size(); ++j) {
+      unsigned cur = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
+                         prev + (a[i - 1] == b[j - 1] ? 0u : 1u)});
+      prev = cur;
+      best = std::min(best, row[j]);
+    }
+    if (best > maxDistance)
+      return maxDistance + 1;
+  }
+  return row[b.size()];
+}
+
+std::string
+iterc::closestMatch(std::string_view name,
+                    const std::vector<std::string_view> &candidates) {
+  // Allow roughly one edit per three characters, as clang's typo correction.
+  unsigned maxDistance = std::max<unsigned>(1, name.size() / 3);
+  unsigned best = maxDistance + 1;
+  std::string_view bestName;
+  for (std::string_view candidate : candidates) {
+    if (candidate == name)
+      continue;
+    unsigned d = editDistance(name, candidate, maxDistance);
+    if (d < best || (d == best && candidate < bestName)) {
+      best = d;
+      bestName = candidate;
+    }
+  }
+  return best <= maxDistance ? std::string(bestName) : std::string();
+}

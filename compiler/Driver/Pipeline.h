@@ -1,0 +1,40 @@
+//===- Pipeline.h - Running the front end over files ------------*- C++ -*-===//
+//
+// This file declares the driver-side pipeline: read a file, parse it, check
+// it. Subcommands share it so that `check`, `fmt`, `graph` and later `emit`
+// see exactly the same front end.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ITERC_DRIVER_PIPELINE_H
+#define ITERC_DRIVER_PIPELINE_H
+
+#include "Basic/Diagnostic.h"
+#include "Frontend/Ast.h"
+#include "IR/Ir.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace iterc {
+
+/// Reads a file (or stdin for "-"). Returns nullopt and sets `error` when it
+/// cannot be read.
+std::optional<std::string> readSourceFile(const std::string &path,
+                                          std::string &error);
+
+struct CompiledFile {
+  unsigned fileId = 0;
+  std::unique_ptr<ast::File> ast;
+  std::unique_ptr<ir::Module> module;
+};
+
+/// Parses and checks the buffer `fileId`.
+CompiledFile compileBuffer(const SourceManager &sources, unsigned fileId,
+                           DiagnosticEngine &diags, bool runSema = true);
+
+const char *iterVersion();
+
+} // namespace iterc
+
+#endif // ITERC_DRIVER_PIPELINE_H

@@ -1,0 +1,384 @@
+//===- iterc.cpp - The iterc command-line driver --------------------------===//
+//
+// This file implements `iterc`, a thin dispatcher over subcommands. Exit
+// codes: 0 success, 1 the input has errors (or, for `fmt --check`, is not
+// canonical), 2 usage error or unreadable input.
+//
+//===----------------------------------------------------------------------===//
+#include "Basic/DiagnosticRenderer.h"
+#include "Driver/Pipeline.h"
+#include "Tools/Explain.h"
+#include "Tools/Formatter.h"
+#include "Tools/GraphPrinter.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+using namespace iterc;
+
+namespace {
+
+constexpr int ExitOk = 0;
+constexpr int ExitErrors = 1;
+constexpr int ExitUsage = 2;
+
+const char *mainHelp =
+    "iterc - compile .iter LLM workflows into standalone executables\n"
+    "\n"
+    "usage: iterc <command> [options] FILE...\n"
+    "\n"
+    "commands:\n"
+    "  check     check workflows and report every diagnostic\n"
+    "  fmt       print a workflow in canonical form (-i to rewrite in place)\n"
+    "  graph     print the workflow graph (Mermaid or DOT)\n"
+    "  explain   explain a diagnostic code, e.g. 'iterc explain C019'\n"
+    "\n"
+    "options:\n"
+    "  -h, --help     show help (also 'iterc <command> --help')\n"
+    "  --version      print the version\n"
+    "\n"
+    "exit status: 0 success, 1 errors in the input, 2 usage or I/O error\n";
+
+const char *checkHelp =
+    "usage: iterc check [--format=text|json|sarif] [-Werror] [--color] FILE...\n"
+    "\n"
+    "Parses and checks each FILE ('-' reads standard input) and reports every\n"
+    "error and warning, in source order.\n"
+    "\n"
+    "  --format=text   file:line:col: error[CODE]: message, with the source\n"
+    "                  line and a caret (default)\n"
+    "  --format=json   one JSON object with a 'diagnostics' array\n"
+    "  --format=sarif  SARIF 2.1.0, for code-scanning tools\n"
+    "  -Werror         treat warnings as errors\n"
+    "  --color         colour the text output (default: when a terminal)\n"
+    "  --no-color      never colour\n"
+    "\n"
+    "exit status: 0 no errors, 1 errors found, 2 usage or unreadable file\n";
+
+struct CommonOptions {
+  DiagnosticFormat format = DiagnosticFormat::Text;
+  bool werror = false;
+  int color = -1;
+  std::vector<std::string> files;
+};
+
+bool startsWith(const char *s, const char *prefix) {
+  return std::strncmp(s, prefix, std::strlen(prefix)) == 0;
+}
+
+int usageError(const std::string &message, const char *command) {
+  std::fprintf(stderr, "iterc: %s\n", message.c_str());
+  std::fprintf(stderr, "run 'iterc %s--help' for usage\n",
+               command ? (std::string(command) + " ").c_str() : "");
+  return ExitUsage;
+}
+
+int runCheck(int argc, char **argv) {
+  CommonOptions opts;
+  for (int i = 0; i < argc; ++i) {
+    const char *arg = argv[i];
+    if (!std::strcmp(arg, "-h") || !std::strcmp(arg, "--help")) {
+      std::fputs(checkHelp, stdout);
+      return ExitOk;
+    }
+    if (startsWith(arg, "--format=")) {
+      std::string f = arg + 9;
+      if (f == "text")
+        opts.format = DiagnosticFormat::Text;
+      else if (f == "json")
+        opts.format = DiagnosticFormat::Json;
+      else if (f == "sarif")
+        opts.format = DiagnosticFormat::Sarif;
+      else
+        return usageError("unknown format '" + f +
+                              "'; expected text, json or sarif",
+                          "check");
+    } else if (!std::strcmp(arg, "--format") && i + 1 < argc) {
+      std::string f = argv[++i];
+      std::string joined = "--format=" + f;
+      char *fake[] = {const_cast<char *>(joined.c_str())};
+      (void)fake;
+      if (f == "text")
+        opts.format = DiagnosticFormat::Text;
+      else if (f == "json")
+        opts.format = DiagnosticFormat::Json;
+      else if (f == "sarif")
+        opts.format = DiagnosticFormat::Sarif;
+      else
+        return usageError("unknown format '" + f + "'", "check");
+    } else if (!std::strcmp(arg, "-Werror")) {
+      opts.werror = true;
+    } else if (!std::strcmp(arg, "--color")) {
+      opts.color = 1;
+    } else if (!std::strcmp(arg, "--no-color")) {
+      opts.color = 0;
+    } else if (arg[0] == '-' && arg[1] != '\0') {
+      return usageError(std::string("unknown option '") + arg + "'", "check");
+    } else {
+      opts.files.push_back(arg);
+    }
+  }
+  if (opts.files.empty())
+    return usageError("no input files", "check");
+
+  SourceManager sources;
+  DiagnosticEngine diags(sources);
+  diags.setWarningsAsErrors(opts.werror);
+  bool unreadable = false;
+  for (const std::string &path : opts.files) {
+    std::string error;
+    std::optional<std::string> text = readSourceFile(path, error);
+    if (!text) {
+      std::fprintf(stderr, "iterc: cannot read '%s': %s\n", path.c_str(),
+                   error.c_str());
+      unreadable = true;
+      continue;
+    }
+    unsigned id = sources.addBuffer(path == "-" ? "<stdin>" : path,
+                                    std::move(*text));
+    compileBuffer(sources, id, diags);
+  }
+  RenderOptions render;
+  render.toolVersion = iterVersion();
+  render.color = opts.color == 1 ||
+                 (opts.color == -1 && opts.format == DiagnosticFormat::Text &&
+                  isatty(STDERR_FILENO));
+  std::string out = renderDiagnostics(sources, diags.getSortedDiagnostics(),
+                                      opts.format, render);
+  if (opts.format == DiagnosticFormat::Text) {
+    std::fputs(out.c_str(), stderr);
+    if (diags.getNumErrors() || diags.getNumWarnings())
+      std::fprintf(stderr, "%u error%s, %u warning%s\n", diags.getNumErrors(),
+                   diags.getNumErrors() == 1 ? "" : "s",
+                   diags.getNumWarnings(),
+                   diags.getNumWarnings() == 1 ? "" : "s");
+  } else {
+    std::fputs(out.c_str(), stdout);
+  }
+  if (unreadable)
+    return ExitUsage;
+  return diags.hasErrors() ? ExitErrors : ExitOk;
+}
+
+
+const char *fmtHelp =
+    "usage: iterc fmt [-i | --check] FILE...\n"
+    "\n"
+    "Prints each FILE in canonical form. Comments are kept; formatting is\n"
+    "idempotent and never changes what a file means. A file with syntax\n"
+    "errors is left alone and its errors are reported.\n"
+    "\n"
+    "  -i        rewrite the files in place\n"
+    "  --check   print nothing; exit 1 when a file is not canonical\n";
+
+const char *graphHelp =
+    "usage: iterc graph [--format=mermaid|dot] FILE\n"
+    "\n"
+    "Prints the workflow graph: nodes by kind, conditions on edges, loops\n"
+    "(dashed) with their caps, convergence points with their strategy.\n"
+    "\n"
+    "  --format=mermaid   a Mermaid flowchart (default)\n"
+    "  --format=dot       Graphviz DOT\n";
+
+const char *explainHelp =
+    "usage: iterc explain CODE\n"
+    "       iterc explain --list\n"
+    "\n"
+    "Explains a diagnostic code (e.g. C019 or E003) with an example that\n"
+    "triggers it and the corrected version.\n";
+
+/// Reads and parses one file for fmt/graph; prints diagnostics on failure.
+bool loadFile(const std::string &path, SourceManager &sources,
+              DiagnosticEngine &diags, CompiledFile &out, bool runSema) {
+  std::string error;
+  std::optional<std::string> text = readSourceFile(path, error);
+  if (!text) {
+    std::fprintf(stderr, "iterc: cannot read '%s': %s\n", path.c_str(),
+                 error.c_str());
+    return false;
+  }
+  unsigned id =
+      sources.addBuffer(path == "-" ? "<stdin>" : path, std::move(*text));
+  out = compileBuffer(sources, id, diags, runSema);
+  return true;
+}
+
+void printDiagnostics(const SourceManager &sources,
+                      const DiagnosticEngine &diags) {
+  RenderOptions render;
+  render.toolVersion = iterVersion();
+  render.color = isatty(STDERR_FILENO);
+  std::fputs(renderDiagnostics(sources, diags.getSortedDiagnostics(),
+                               DiagnosticFormat::Text, render)
+                 .c_str(),
+             stderr);
+}
+
+int runFmt(int argc, char **argv) {
+  bool inPlace = false, check = false;
+  std::vector<std::string> files;
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(fmtHelp, stdout);
+      return ExitOk;
+    }
+    if (arg == "-i")
+      inPlace = true;
+    else if (arg == "--check")
+      check = true;
+    else if (arg.size() > 1 && arg[0] == '-')
+      return usageError("unknown option '" + arg + "'", "fmt");
+    else
+      files.push_back(arg);
+  }
+  if (files.empty())
+    return usageError("no input files", "fmt");
+  if (inPlace && check)
+    return usageError("-i and --check cannot be combined", "fmt");
+  int status = ExitOk;
+  for (const std::string &path : files) {
+    SourceManager sources;
+    DiagnosticEngine diags(sources);
+    CompiledFile compiled;
+    if (!loadFile(path, sources, diags, compiled, /*runSema=*/false)) {
+      status = ExitUsage;
+      continue;
+    }
+    if (!compiled.ast || diags.hasErrors()) {
+      printDiagnostics(sources, diags);
+      std::fprintf(stderr, "iterc: '%s' has syntax errors; not formatted\n",
+                   path.c_str());
+      status = std::max(status, ExitErrors);
+      continue;
+    }
+    std::string formatted = formatFile(*compiled.ast, sources);
+    std::string_view original = sources.getText(compiled.fileId);
+    if (check) {
+      if (formatted != original) {
+        std::printf("%s: not canonical\n", path.c_str());
+        status = std::max(status, ExitErrors);
+      }
+      continue;
+    }
+    if (inPlace && path != "-") {
+      if (formatted == original)
+        continue;
+      std::string tmp = path + ".iterc-fmt.tmp";
+      {
+        std::ofstream outFile(tmp, std::ios::binary | std::ios::trunc);
+        outFile << formatted;
+        if (!outFile) {
+          std::fprintf(stderr, "iterc: cannot write '%s'\n", tmp.c_str());
+          status = ExitUsage;
+          continue;
+        }
+      }
+      if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+        std::fprintf(stderr, "iterc: cannot replace '%s': %s\n", path.c_str(),
+                     std::strerror(errno));
+        std::remove(tmp.c_str());
+        status = ExitUsage;
+      }
+      continue;
+    }
+    std::fputs(formatted.c_str(), stdout);
+  }
+  return status;
+}
+
+int runGraph(int argc, char **argv) {
+  GraphFormat format = GraphFormat::Mermaid;
+  std::vector<std::string> files;
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(graphHelp, stdout);
+      return ExitOk;
+    }
+    if (arg == "--format=mermaid")
+      format = GraphFormat::Mermaid;
+    else if (arg == "--format=dot")
+      format = GraphFormat::Dot;
+    else if (arg.rfind("--format=", 0) == 0)
+      return usageError("unknown format '" + arg.substr(9) +
+                            "'; expected mermaid or dot",
+                        "graph");
+    else if (arg.size() > 1 && arg[0] == '-')
+      return usageError("unknown option '" + arg + "'", "graph");
+    else
+      files.push_back(arg);
+  }
+  if (files.size() != 1)
+    return usageError("graph takes exactly one file", "graph");
+  SourceManager sources;
+  DiagnosticEngine diags(sources);
+  CompiledFile compiled;
+  if (!loadFile(files[0], sources, diags, compiled, /*runSema=*/true))
+    return ExitUsage;
+  if (diags.hasErrors() || !compiled.module) {
+    printDiagnostics(sources, diags);
+    return ExitErrors;
+  }
+  std::fputs(printGraph(*compiled.module, format).c_str(), stdout);
+  return ExitOk;
+}
+
+int runExplain(int argc, char **argv) {
+  if (argc == 1 && (!std::strcmp(argv[0], "-h") ||
+                    !std::strcmp(argv[0], "--help"))) {
+    std::fputs(explainHelp, stdout);
+    return ExitOk;
+  }
+  if (argc == 1 && !std::strcmp(argv[0], "--list")) {
+    for (const std::string &code : explainedCodes())
+      std::printf("%s\n", code.c_str());
+    return ExitOk;
+  }
+  if (argc != 1)
+    return usageError("explain takes one diagnostic code", "explain");
+  std::string code = argv[0];
+  for (char &c : code)
+    c = std::toupper(static_cast<unsigned char>(c));
+  if (const char *text = findExplanation(code)) {
+    std::fputs(text, stdout);
+    return ExitOk;
+  }
+  std::fprintf(stderr, "iterc: no explanation for '%s'; 'iterc explain "
+                       "--list' lists the codes\n",
+               argv[0]);
+  return ExitUsage;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    std::fputs(mainHelp, stderr);
+    return ExitUsage;
+  }
+  std::string command = argv[1];
+  if (command == "-h" || command == "--help" || command == "help") {
+    std::fputs(mainHelp, stdout);
+    return ExitOk;
+  }
+  if (command == "--version" || command == "version") {
+    std::printf("iterc %s\n", iterVersion());
+    return ExitOk;
+  }
+  if (command == "check")
+    return runCheck(argc - 2, argv + 2);
+  if (command == "fmt")
+    return runFmt(argc - 2, argv + 2);
+  if (command == "graph")
+    return runGraph(argc - 2, argv + 2);
+  if (command == "explain")
+    return runExplain(argc - 2, argv + 2);
+  return usageError("unknown command '" + command + "'", nullptr);
+}

@@ -1,0 +1,880 @@
+//===- ParseDriver.cpp - From source text to AST --------------------------===//
+//
+// This file implements parseFile: UTF-8 validation, two-stage parsing (SLL
+// with a bail-out strategy first, full LL with error recovery only for items
+// that need it), coded syntax diagnostics, and the AstBuilder that turns each
+// top-level item's parse tree into AST declarations.
+//
+// The file is parsed one top-level item at a time and each item's parse tree
+// is freed as soon as its AST exists, so memory stays proportional to the
+// tokens, not to the parse tree of the whole file.
+//
+//===----------------------------------------------------------------------===//
+#include "Frontend/ParseDriver.h"
+
+#include "IterLexer.h"
+#include "IterParser.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <set>
+
+using namespace iterc;
+using namespace iterc_grammar;
+
+//===----------------------------------------------------------------------===//
+// Token helpers
+//===----------------------------------------------------------------------===//
+
+static bool isTopLevelKeyword(size_t type) {
+  switch (type) {
+  case IterLexer::VARS:
+  case IterLexer::PRESETS:
+  case IterLexer::PROMPT:
+  case IterLexer::SCHEMA:
+  case IterLexer::AGENT:
+  case IterLexer::JUDGE:
+  case IterLexer::ROUTER:
+  case IterLexer::JOIN:
+  case IterLexer::HUMAN:
+  case IterLexer::TOOL:
+  case IterLexer::COMPUTE:
+  case IterLexer::VERIFY:
+  case IterLexer::SERVICE:
+  case IterLexer::MCP_SERVER:
+  case IterLexer::WORKFLOW:
+  case IterLexer::ATTACHMENTS:
+  case IterLexer::CURSOR:
+    return true;
+  default:
+    return false;
+  }
+}
+
+static bool isNameToken(size_t type) {
+  return type == IterLexer::IDENT || isTopLevelKeyword(type) ||
+         type == IterLexer::WHEN || type == IterLexer::NOT ||
+         type == IterLexer::AS || type == IterLexer::WITH;
+}
+
+/// How a token type is named in "expected ..." lists.
+static std::string describeType(const antlr4::dfa::Vocabulary &vocab,
+                                size_t type) {
+  switch (type) {
+  case antlr4::Token::EOF:
+    return "end of file";
+  case IterLexer::NEWLINE:
+    return "end of line";
+  case IterLexer::INDENT:
+    return "an indented block";
+  case IterLexer::DEDENT:
+    return "the end of the block";
+  case IterLexer::PROMPT_LINE:
+    return "prompt text";
+  case IterLexer::BLOCK_STRING:
+    return "block text";
+  case IterLexer::STRING:
+    return "a string";
+  case IterLexer::RAW_STRING:
+    return "a raw string";
+  case IterLexer::INT:
+    return "an integer";
+  case IterLexer::FLOAT:
+    return "a number";
+  case IterLexer::IDENT:
+    return "a name";
+  default:
+    break;
+  }
+  std::string literal = vocab.getLiteralName(type);
+  if (!literal.empty())
+    return literal;
+  return vocab.getDisplayName(type);
+}
+
+/// How an offending token is named in "found ..." messages.
+static std::string describeToken(const antlr4::dfa::Vocabulary &vocab,
+                                 antlr4::Token *token) {
+  size_t type = token->getType();
+  if (type == IterLexer::IDENT)
+    return "name '" + token->getText() + "'";
+  if (type == IterLexer::STRING || type == IterLexer::RAW_STRING) {
+    std::string text = token->getText();
+    if (text.size() > 30)
+      text = text.substr(0, 27) + "...";
+    return "string " + text;
+  }
+  if (type == IterLexer::INT || type == IterLexer::FLOAT)
+    return "number " + token->getText();
+  return describeType(vocab, type);
+}
+
+static std::string describeExpected(const antlr4::dfa::Vocabulary &vocab,
+                                    const antlr4::misc::IntervalSet &set) {
+  std::vector<std::string> names;
+  bool sawName = false;
+  for (size_t type : set.toList()) {
+    if (isNameToken(type)) {
+      if (sawName)
+        continue;
+      sawName = true;
+      names.push_back("a name");
+      continue;
+    }
+    std::string d = describeType(vocab, type);
+    if (std::find(names.begin(), names.end(), d) == names.end())
+      names.push_back(d);
+  }
+  if (names.empty())
+    return "something else";
+  if (names.size() > 5) {
+    names.resize(5);
+    names.push_back("...");
+  }
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i > 0)
+      out += i + 1 == names.size() ? " or " : ", ";
+    out += names[i];
+  }
+  return out;
+}
+
+namespace {
+
+/// Maps ANTLR token positions to byte offsets of the buffer.
+class Positions {
+public:
+  Positions(const SourceManager &sources, unsigned fileId)
+      : sources(sources), fileId(fileId) {}
+
+  uint32_t begin(antlr4::Token *token) const {
+    return sources.getOffset(fileId, token->getLine(),
+                             token->getCharPositionInLine());
+  }
+  uint32_t end(antlr4::Token *token) const {
+    size_t type = token->getType();
+    if (type == IterLexer::INDENT || type == IterLexer::DEDENT ||
+        type == IterLexer::BLOCK_STRING || type == antlr4::Token::EOF)
+      return begin(token);
+    if (type == IterLexer::NEWLINE)
+      return begin(token) + 1;
+    return begin(token) + token->getText().size();
+  }
+  SourceRange range(antlr4::Token *token) const {
+    return SourceRange(begin(token), end(token));
+  }
+  SourceRange range(antlr4::ParserRuleContext *ctx) const {
+    antlr4::Token *start = ctx->getStart();
+    antlr4::Token *stop = ctx->getStop();
+    uint32_t b = begin(start);
+    uint32_t e = stop && stop->getTokenIndex() >= start->getTokenIndex()
+                     ? end(stop)
+                     : b;
+    // A trailing NEWLINE is not part of what the user sees as the item.
+    if (stop && stop->getType() == IterLexer::NEWLINE && e > b)
+      e = std::max(b, end(stop) - 1);
+    return SourceRange(b, e);
+  }
+  unsigned getFileId() const { return fileId; }
+
+private:
+  const SourceManager &sources;
+  unsigned fileId;
+};
+
+/// Reports syntax errors with iterc's codes and wording, and recovers at
+/// top-level declarations.
+class IterErrorStrategy : public antlr4::DefaultErrorStrategy {
+public:
+  IterErrorStrategy(DiagnosticEngine &diags, const Positions &pos)
+      : diags(diags), pos(pos) {}
+
+  unsigned numReported = 0;
+
+protected:
+  void reportNoViableAlternative(antlr4::Parser *parser,
+                                 const antlr4::NoViableAltException &e) override {
+    report(parser, e.getOffendingToken(), nullptr);
+  }
+
+  void reportInputMismatch(antlr4::Parser *parser,
+                           const antlr4::InputMismatchException &e) override {
+    antlr4::misc::IntervalSet expected = e.getExpectedTokens();
+    report(parser, e.getOffendingToken(), &expected);
+  }
+
+  void reportFailedPredicate(antlr4::Parser *parser,
+                             const antlr4::FailedPredicateException &e) override {
+    report(parser, e.getOffendingToken(), nullptr);
+  }
+
+  void reportUnwantedToken(antlr4::Parser *parser) override {
+    if (inErrorRecoveryMode(parser))
+      return;
+    beginErrorCondition(parser);
+    report(parser, parser->getCurrentToken(), nullptr);
+  }
+
+  void reportMissingToken(antlr4::Parser *parser) override {
+    if (inErrorRecoveryMode(parser))
+      return;
+    beginErrorCondition(parser);
+    antlr4::misc::IntervalSet expected = getExpectedTokens(parser);
+    report(parser, parser->getCurrentToken(), &expected);
+  }
+
+  void consumeUntil(antlr4::Parser *parser,
+                    const antlr4::misc::IntervalSet &set) override {
+    antlr4::TokenStream *tokens = parser->getTokenStream();
+    size_t type = tokens->LA(1);
+    while (type != antlr4::Token::EOF && !set.contains(type)) {
+      antlr4::Token *token = tokens->LT(1);
+      if (isTopLevelKeyword(type) && token->getCharPositionInLine() == 0)
+        break;
+      parser->consume();
+      type = tokens->LA(1);
+    }
+  }
+
+private:
+  void report(antlr4::Parser *parser, antlr4::Token *offending,
+              const antlr4::misc::IntervalSet *expected) {
+    // One syntax error per line is enough; the rest are usually echoes.
+    if (offending->getLine() == lastLine)
+      return;
+    lastLine = offending->getLine();
+    ++numReported;
+    const antlr4::dfa::Vocabulary &vocab = parser->getVocabulary();
+    SourceRange range = pos.range(offending);
+    if (offending->getType() == IterLexer::INDENT) {
+      diags.report(pos.getFileId(), range, diag::err_unexpected_indent);
+      return;
+    }
+    std::string found = describeToken(vocab, offending);
+    if (expected && !expected->isEmpty()) {
+      diags.report(pos.getFileId(), range, diag::err_expected_token)
+          << describeExpected(vocab, *expected) << found;
+      return;
+    }
+    diags.report(pos.getFileId(), range, diag::err_unexpected_token) << found;
+  }
+
+  DiagnosticEngine &diags;
+  const Positions &pos;
+  size_t lastLine = 0;
+};
+
+//===----------------------------------------------------------------------===//
+// AstBuilder: parse tree -> AST
+//===----------------------------------------------------------------------===//
+
+class AstBuilder {
+public:
+  AstBuilder(const SourceManager &sources, unsigned fileId,
+             DiagnosticEngine &diags, bool strictEscapes)
+      : sources(sources), pos(sources, fileId), fileId(fileId), diags(diags),
+        strictEscapes(strictEscapes) {}
+
+  /// item ::= declaration | NEWLINE
+  std::unique_ptr<ast::Decl> buildItem(IterParser::ItemContext *ctx);
+
+private:
+  std::unique_ptr<ast::Decl> buildDecl(IterParser::DeclarationContext *ctx);
+  std::unique_ptr<ast::VarsDecl> buildVars(IterParser::VarsDeclContext *ctx);
+  std::unique_ptr<ast::Decl> buildPresets(IterParser::PresetsDeclContext *ctx);
+  std::unique_ptr<ast::Decl> buildPrompt(IterParser::PromptDeclContext *ctx);
+  std::unique_ptr<ast::Decl> buildSchema(IterParser::SchemaDeclContext *ctx);
+  std::unique_ptr<ast::Decl> buildNode(IterParser::NodeDeclContext *ctx);
+  std::unique_ptr<ast::Decl> buildBlock(IterParser::BlockDeclContext *ctx);
+  std::unique_ptr<ast::Decl> buildWorkflow(IterParser::WorkflowDeclContext *ctx);
+  ast::Edge buildEdge(IterParser::EdgeContext *ctx);
+  ast::Property buildProperty(IterParser::PropertyContext *ctx);
+  ast::Value buildValue(IterParser::ValueContext *ctx);
+  ast::Name buildName(IterParser::NameContext *ctx);
+  ast::TypeRef buildType(IterParser::TypeRefContext *ctx);
+  void buildEnum(IterParser::EnumSuffixContext *ctx, ast::Field &field);
+  std::vector<ast::MapEntry> buildMap(IterParser::MapContext *ctx);
+  ast::Value stringValue(antlr4::Token *token, ast::Value::StringForm form);
+  ast::Value numberValue(antlr4::Token *token, bool isFloat);
+
+  const SourceManager &sources;
+  Positions pos;
+  unsigned fileId;
+  DiagnosticEngine &diags;
+  bool strictEscapes;
+};
+
+} // namespace
+
+std::unique_ptr<ast::Decl> AstBuilder::buildItem(IterParser::ItemContext *ctx) {
+  if (!ctx || !ctx->declaration())
+    return nullptr;
+  return buildDecl(ctx->declaration());
+}
+
+std::unique_ptr<ast::Decl>
+AstBuilder::buildDecl(IterParser::DeclarationContext *ctx) {
+  if (auto *c = ctx->varsDecl())
+    return buildVars(c);
+  if (auto *c = ctx->presetsDecl())
+    return buildPresets(c);
+  if (auto *c = ctx->promptDecl())
+    return buildPrompt(c);
+  if (auto *c = ctx->schemaDecl())
+    return buildSchema(c);
+  if (auto *c = ctx->workflowDecl())
+    return buildWorkflow(c);
+  if (auto *c = ctx->nodeDecl())
+    return buildNode(c);
+  if (auto *c = ctx->blockDecl())
+    return buildBlock(c);
+  return nullptr;
+}
+
+/// name ::= IDENT | keyword
+ast::Name AstBuilder::buildName(IterParser::NameContext *ctx) {
+  ast::Name name;
+  if (!ctx || !ctx->getStart())
+    return name;
+  name.text = ctx->getText();
+  name.range = pos.range(ctx->getStart());
+  return name;
+}
+
+/// varsDecl ::= 'vars' ':' NEWLINE INDENT varField+ DEDENT
+/// varField ::= name ':' type [enum] ['=' value] NEWLINE
+std::unique_ptr<ast::VarsDecl>
+AstBuilder::buildVars(IterParser::VarsDeclContext *ctx) {
+  auto decl = std::make_unique<ast::VarsDecl>(pos.range(ctx));
+  decl->keywordRange = pos.range(ctx->VARS()->getSymbol());
+  for (auto *fieldCtx : ctx->varField()) {
+    ast::Field field;
+    field.name = buildName(fieldCtx->name());
+    field.range = pos.range(fieldCtx);
+    if (fieldCtx->typeRef())
+      field.type = buildType(fieldCtx->typeRef());
+    if (fieldCtx->enumSuffix())
+      buildEnum(fieldCtx->enumSuffix(), field);
+    if (fieldCtx->value())
+      field.defaultValue = buildValue(fieldCtx->value());
+    decl->vars.push_back(std::move(field));
+  }
+  return decl;
+}
+
+/// presetsDecl ::= 'presets' ':' NEWLINE INDENT preset+ DEDENT
+std::unique_ptr<ast::Decl>
+AstBuilder::buildPresets(IterParser::PresetsDeclContext *ctx) {
+  auto decl = std::make_unique<ast::PresetsDecl>(pos.range(ctx));
+  decl->keywordRange = pos.range(ctx->PRESETS()->getSymbol());
+  for (auto *presetCtx : ctx->preset()) {
+    ast::Preset preset;
+    preset.name = buildName(presetCtx->name());
+    preset.range = pos.range(presetCtx);
+    for (auto *propCtx : presetCtx->property())
+      preset.values.push_back(buildProperty(propCtx));
+    decl->presets.push_back(std::move(preset));
+  }
+  return decl;
+}
+
+/// promptDecl ::= 'prompt' name ':' NEWLINE INDENT PROMPT_LINE+ NEWLINE DEDENT
+std::unique_ptr<ast::Decl>
+AstBuilder::buildPrompt(IterParser::PromptDeclContext *ctx) {
+  auto decl = std::make_unique<ast::PromptDecl>(pos.range(ctx));
+  decl->keywordRange = pos.range(ctx->PROMPT()->getSymbol());
+  decl->name = buildName(ctx->name());
+  for (auto *line : ctx->PROMPT_LINE()) {
+    antlr4::Token *token = line->getSymbol();
+    ast::PromptLine pl;
+    pl.text = token->getText();
+    pl.offset = pos.begin(token);
+    decl->lines.push_back(std::move(pl));
+  }
+  if (decl->lines.empty() && ctx->name())
+    diags.report(fileId, decl->name.range, diag::err_empty_prompt)
+        << decl->name.text;
+  return decl;
+}
+
+/// schemaDecl ::= 'schema' name ':' NEWLINE INDENT schemaField+ DEDENT
+std::unique_ptr<ast::Decl>
+AstBuilder::buildSchema(IterParser::SchemaDeclContext *ctx) {
+  auto decl = std::make_unique<ast::SchemaDecl>(pos.range(ctx));
+  decl->keywordRange = pos.range(ctx->SCHEMA()->getSymbol());
+  decl->name = buildName(ctx->name());
+  for (auto *fieldCtx : ctx->schemaField()) {
+    ast::Field field;
+    field.name = buildName(fieldCtx->name());
+    field.range = pos.range(fieldCtx);
+    if (fieldCtx->typeRef())
+      field.type = buildType(fieldCtx->typeRef());
+    if (fieldCtx->enumSuffix())
+      buildEnum(fieldCtx->enumSuffix(), field);
+    decl->fields.push_back(std::move(field));
+  }
+  return decl;
+}
+
+/// type ::= name ['[]']
+ast::TypeRef AstBuilder::buildType(IterParser::TypeRefContext *ctx) {
+  ast::TypeRef type;
+  type.name = buildName(ctx->name());
+  type.list = ctx->LIST_SUFFIX() != nullptr;
+  type.range = pos.range(ctx);
+  return type;
+}
+
+/// enum ::= '[' 'enum' ':' value (',' value)* ']'
+void AstBuilder::buildEnum(IterParser::EnumSuffixContext *ctx,
+                           ast::Field &field) {
+  field.hasEnum = true;
+  ast::Name keyword = buildName(ctx->name());
+  if (keyword.text != "enum")
+    diags.report(fileId, keyword.range, diag::err_expected_token)
+        << "'enum'" << "name '" + keyword.text + "'"
+        << FixIt(keyword.range, "enum");
+  for (auto *valueCtx : ctx->value())
+    field.enumValues.push_back(buildValue(valueCtx));
+}
+
+/// nodeDecl ::= nodeKind name ':' NEWLINE INDENT property* DEDENT
+std::unique_ptr<ast::Decl>
+AstBuilder::buildNode(IterParser::NodeDeclContext *ctx) {
+  auto decl = std::make_unique<ast::NodeDecl>(pos.range(ctx));
+  decl->keywordRange = pos.range(ctx->nodeKeyword()->getStart());
+  decl->keyword = ctx->nodeKeyword()->getText();
+  decl->name = buildName(ctx->name());
+  for (auto *propCtx : ctx->property())
+    decl->properties.push_back(buildProperty(propCtx));
+  return decl;
+}
+
+/// blockDecl ::= 'attachments' ':' NEWLINE INDENT property* DEDENT
+std::unique_ptr<ast::Decl>
+AstBuilder::buildBlock(IterParser::BlockDeclContext *ctx) {
+  auto decl = std::make_unique<ast::BlockDecl>(pos.range(ctx));
+  decl->keywordRange = pos.range(ctx->getStart());
+  decl->keyword = ctx->getStart()->getText();
+  for (auto *propCtx : ctx->property())
+    decl->properties.push_back(buildProperty(propCtx));
+  return decl;
+}
+
+/// workflowDecl ::= 'workflow' name ':' NEWLINE INDENT (property | edge)+ DEDENT
+std::unique_ptr<ast::Decl>
+AstBuilder::buildWorkflow(IterParser::WorkflowDeclContext *ctx) {
+  auto decl = std::make_unique<ast::WorkflowDecl>(pos.range(ctx));
+  decl->keywordRange = pos.range(ctx->WORKFLOW()->getSymbol());
+  decl->name = buildName(ctx->name());
+  for (auto *itemCtx : ctx->workflowItem()) {
+    using Kind = ast::WorkflowDecl::Item::Kind;
+    if (auto *varsCtx = itemCtx->varsDecl()) {
+      decl->items.push_back({Kind::Vars, decl->vars.size()});
+      decl->vars.push_back(buildVars(varsCtx));
+    } else if (auto *edgeCtx = itemCtx->edge()) {
+      decl->items.push_back({Kind::Edge, decl->edges.size()});
+      decl->edges.push_back(buildEdge(edgeCtx));
+    } else if (auto *propCtx = itemCtx->property()) {
+      decl->items.push_back({Kind::Property, decl->properties.size()});
+      decl->properties.push_back(buildProperty(propCtx));
+    }
+  }
+  return decl;
+}
+
+/// edge ::= name '->' name clause* NEWLINE
+/// clause ::= 'when' ['not'] (name | string) | 'as' name '(' cap ')'
+///          | 'with' map
+ast::Edge AstBuilder::buildEdge(IterParser::EdgeContext *ctx) {
+  ast::Edge edge;
+  edge.src = buildName(ctx->src);
+  edge.dst = buildName(ctx->dst);
+  edge.range = pos.range(ctx);
+  auto duplicate = [&](antlr4::ParserRuleContext *clause, const char *what) {
+    diags.report(fileId, pos.range(clause), diag::err_duplicate_clause)
+        << what;
+  };
+  for (auto *clause : ctx->edgeClause()) {
+    if (auto *c = dynamic_cast<IterParser::WhenFieldContext *>(clause)) {
+      if (edge.when) {
+        duplicate(c, "when");
+        continue;
+      }
+      ast::WhenClause when;
+      when.negated = c->NOT() != nullptr;
+      when.field = buildName(c->cond);
+      when.range = pos.range(c);
+      edge.when = std::move(when);
+    } else if (auto *c = dynamic_cast<IterParser::WhenExprContext *>(clause)) {
+      if (edge.when) {
+        duplicate(c, "when");
+        continue;
+      }
+      ast::WhenClause when;
+      when.isExpr = true;
+      when.negated = c->NOT() != nullptr;
+      when.expr = stringValue(c->expr, c->expr->getType() == IterLexer::STRING
+                                           ? ast::Value::StringForm::Quoted
+                                           : ast::Value::StringForm::Raw);
+      when.range = pos.range(c);
+      if (when.negated)
+        diags.report(fileId, pos.range(c->NOT()->getSymbol()),
+                     diag::err_when_not_expr)
+            << when.expr.text;
+      edge.when = std::move(when);
+    } else if (auto *c = dynamic_cast<IterParser::AsLoopContext *>(clause)) {
+      if (edge.loop) {
+        duplicate(c, "as");
+        continue;
+      }
+      ast::LoopClause loop;
+      loop.name = buildName(c->loop);
+      loop.range = pos.range(c);
+      if (c->cap) {
+        if (c->cap->getType() == IterLexer::INT)
+          loop.cap = numberValue(c->cap, false);
+        else
+          loop.cap = stringValue(c->cap, c->cap->getType() == IterLexer::STRING
+                                             ? ast::Value::StringForm::Quoted
+                                             : ast::Value::StringForm::Raw);
+      }
+      edge.loop = std::move(loop);
+    } else if (auto *c = dynamic_cast<IterParser::WithMapContext *>(clause)) {
+      if (edge.with) {
+        duplicate(c, "with");
+        continue;
+      }
+      ast::WithClause with;
+      with.range = pos.range(c);
+      if (c->map())
+        with.entries = buildMap(c->map());
+      edge.with = std::move(with);
+    }
+  }
+  return edge;
+}
+
+/// property ::= name ':' value NEWLINE | name ':' NEWLINE INDENT property+ DEDENT
+ast::Property AstBuilder::buildProperty(IterParser::PropertyContext *ctx) {
+  ast::Property prop;
+  prop.range = pos.range(ctx);
+  if (auto *c = dynamic_cast<IterParser::ValuePropertyContext *>(ctx)) {
+    prop.key = buildName(c->key);
+    if (c->value())
+      prop.value = buildValue(c->value());
+    return prop;
+  }
+  if (auto *c = dynamic_cast<IterParser::BlockPropertyContext *>(ctx)) {
+    prop.key = buildName(c->key);
+    prop.isBlock = true;
+    for (auto *child : c->property())
+      prop.children.push_back(buildProperty(child));
+  }
+  return prop;
+}
+
+/// map ::= '{' (name ':' value (','? name ':' value)* ','?)? '}'
+std::vector<ast::MapEntry> AstBuilder::buildMap(IterParser::MapContext *ctx) {
+  std::vector<ast::MapEntry> entries;
+  for (auto *entryCtx : ctx->mapEntry()) {
+    ast::MapEntry entry;
+    entry.key = buildName(entryCtx->key);
+    entry.value = std::make_unique<ast::Value>();
+    if (entryCtx->value())
+      *entry.value = buildValue(entryCtx->value());
+    entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
+ast::Value AstBuilder::stringValue(antlr4::Token *token,
+                                   ast::Value::StringForm form) {
+  ast::Value v;
+  v.kind = ast::Value::Kind::String;
+  v.form = form;
+  v.range = pos.range(token);
+  std::string raw = token->getText();
+  if (form == ast::Value::StringForm::Block) {
+    v.text = raw;
+    v.contentOffset = v.range.begin;
+    v.offsetsExact = false;
+    return v;
+  }
+  // Strip the delimiters (an unterminated string has no closing one).
+  char delim = form == ast::Value::StringForm::Raw ? '`' : '"';
+  std::string body = raw.size() >= 1 ? raw.substr(1) : std::string();
+  if (!body.empty() && body.back() == delim)
+    body.pop_back();
+  v.contentOffset = v.range.begin + 1;
+  if (form == ast::Value::StringForm::Raw || !strictEscapes) {
+    v.text = std::move(body);
+    return v;
+  }
+  // Strict escapes: \" \\ \n \t \r \0.
+  for (size_t i = 0; i < body.size(); ++i) {
+    if (body[i] != '\\' || i + 1 >= body.size()) {
+      v.text.push_back(body[i]);
+      continue;
+    }
+    v.offsetsExact = false;
+    char c = body[++i];
+    switch (c) {
+    case '"':
+    case '\\':
+      v.text.push_back(c);
+      break;
+    case 'n':
+      v.text.push_back('\n');
+      break;
+    case 't':
+      v.text.push_back('\t');
+      break;
+    case 'r':
+      v.text.push_back('\r');
+      break;
+    case '0':
+      v.text.push_back('\0');
+      break;
+    default: {
+      uint32_t at = v.contentOffset + i - 1;
+      diags.report(fileId, SourceRange(at, at + 2), diag::err_bad_escape)
+          << std::string(1, c);
+      v.text.push_back('\\');
+      v.text.push_back(c);
+    }
+    }
+  }
+  return v;
+}
+
+ast::Value AstBuilder::numberValue(antlr4::Token *token, bool isFloat) {
+  ast::Value v;
+  v.range = pos.range(token);
+  v.text = token->getText();
+  if (isFloat) {
+    v.kind = ast::Value::Kind::Float;
+    v.floatValue = std::strtod(v.text.c_str(), nullptr);
+    return v;
+  }
+  v.kind = ast::Value::Kind::Int;
+  const char *first = v.text.data();
+  auto result =
+      std::from_chars(first, first + v.text.size(), v.intValue);
+  if (result.ec != std::errc())
+    diags.report(fileId, v.range, diag::err_invalid_value)
+        << v.text << "integer" << "an integer that fits in 64 bits";
+  return v;
+}
+
+/// value ::= STRING | RAW_STRING | '|' BLOCK | INT | FLOAT | bool | ref
+///         | list | map
+ast::Value AstBuilder::buildValue(IterParser::ValueContext *ctx) {
+  using Form = ast::Value::StringForm;
+  if (auto *c = dynamic_cast<IterParser::StringValueContext *>(ctx))
+    return stringValue(c->STRING()->getSymbol(), Form::Quoted);
+  if (auto *c = dynamic_cast<IterParser::RawStringValueContext *>(ctx))
+    return stringValue(c->RAW_STRING()->getSymbol(), Form::Raw);
+  if (auto *c = dynamic_cast<IterParser::BlockStringValueContext *>(ctx)) {
+    if (c->BLOCK_STRING())
+      return stringValue(c->BLOCK_STRING()->getSymbol(), Form::Block);
+    ast::Value v;
+    v.form = Form::Block;
+    v.range = pos.range(ctx);
+    return v;
+  }
+  if (auto *c = dynamic_cast<IterParser::IntValueContext *>(ctx))
+    return numberValue(c->INT()->getSymbol(), false);
+  if (auto *c = dynamic_cast<IterParser::FloatValueContext *>(ctx))
+    return numberValue(c->FLOAT()->getSymbol(), true);
+  ast::Value v;
+  v.range = pos.range(ctx);
+  if (auto *c = dynamic_cast<IterParser::BoolValueContext *>(ctx)) {
+    v.kind = ast::Value::Kind::Bool;
+    v.boolValue = c->TRUE() != nullptr;
+    v.text = v.boolValue ? "true" : "false";
+    return v;
+  }
+  if (auto *c = dynamic_cast<IterParser::RefValueContext *>(ctx)) {
+    v.kind = ast::Value::Kind::Ref;
+    auto *ref = c->ref();
+    for (auto *child : ref->children) {
+      auto *terminal = dynamic_cast<antlr4::tree::TerminalNode *>(child);
+      if (terminal && terminal->getSymbol()->getType() == IterLexer::DOT)
+        continue;
+      ast::Name part;
+      if (auto *nameCtx = dynamic_cast<IterParser::NameContext *>(child)) {
+        part = buildName(nameCtx);
+      } else if (terminal) {
+        part.text = terminal->getText();
+        part.range = pos.range(terminal->getSymbol());
+      } else {
+        continue;
+      }
+      if (!v.text.empty())
+        v.text += ".";
+      v.text += part.text;
+      v.refParts.push_back(std::move(part));
+    }
+    return v;
+  }
+  if (auto *c = dynamic_cast<IterParser::ListValueContext *>(ctx)) {
+    v.kind = ast::Value::Kind::List;
+    for (auto *item : c->list()->value())
+      v.items.push_back(buildValue(item));
+    return v;
+  }
+  if (auto *c = dynamic_cast<IterParser::MapValueContext *>(ctx)) {
+    v.kind = ast::Value::Kind::Map;
+    v.entries = buildMap(c->map());
+    return v;
+  }
+  return v;
+}
+
+//===----------------------------------------------------------------------===//
+// parseFile
+//===----------------------------------------------------------------------===//
+
+/// Returns the offset of the first byte that is not valid UTF-8, or npos.
+static size_t findInvalidUtf8(std::string_view text) {
+  size_t i = 0, n = text.size();
+  while (i < n) {
+    unsigned char c = text[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = (c & 0xE0) == 0xC0   ? 2
+                 : (c & 0xF0) == 0xE0 ? 3
+                 : (c & 0xF8) == 0xF0 ? 4
+                                      : 0;
+    if (len == 0 || i + len > n || (len == 2 && c < 0xC2))
+      return i;
+    uint32_t cp = c & (0x7F >> len);
+    for (size_t k = 1; k < len; ++k) {
+      unsigned char cc = text[i + k];
+      if ((cc & 0xC0) != 0x80)
+        return i;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return i;
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
+static void collectComments(const SourceManager &sources, unsigned fileId,
+                            antlr4::CommonTokenStream &tokens,
+                            const Positions &pos, ast::File &file) {
+  for (antlr4::Token *token : tokens.getTokens()) {
+    size_t type = token->getType();
+    if (type != IterLexer::COMMENT && type != IterLexer::BAD_COMMENT)
+      continue;
+    ast::Comment comment;
+    comment.text = token->getText();
+    if (type == IterLexer::BAD_COMMENT)
+      comment.text = "#" + comment.text;
+    comment.offset = pos.begin(token);
+    std::string_view line = sources.getLineText(fileId, token->getLine());
+    std::string_view before = line.substr(
+        0, std::min<size_t>(line.size(),
+                            comment.offset -
+                                sources.getLineStart(fileId, token->getLine())));
+    comment.ownLine =
+        before.find_first_not_of(" \t\f") == std::string_view::npos;
+    file.comments.push_back(std::move(comment));
+  }
+}
+
+std::unique_ptr<ast::File> iterc::parseFile(const SourceManager &sources,
+                                            unsigned fileId,
+                                            DiagnosticEngine &diags) {
+  std::string_view text = sources.getText(fileId);
+  if (text.size() > MaxSourceSize) {
+    diags.report(fileId, SourceRange(0, 0), diag::err_file_too_large)
+        << text.size() << MaxSourceSize;
+    return nullptr;
+  }
+  size_t bad = findInvalidUtf8(text);
+  if (bad != std::string_view::npos) {
+    static const char hex[] = "0123456789ABCDEF";
+    unsigned char c = text[bad];
+    std::string byte{hex[c >> 4], hex[c & 15]};
+    diags.report(fileId, SourceRange(bad, bad + 1), diag::err_not_utf8)
+        << byte;
+    return nullptr;
+  }
+
+  auto file = std::make_unique<ast::File>();
+  file->fileId = fileId;
+  Positions pos(sources, fileId);
+  try {
+    antlr4::ANTLRInputStream input(text.data(), text.size());
+    IterLexer lexer(&input);
+    lexer.removeErrorListeners();
+    antlr4::CommonTokenStream tokens(&lexer);
+    IterParser parser(&tokens);
+    parser.removeErrorListeners();
+    auto bail = std::make_shared<antlr4::BailErrorStrategy>();
+    auto recovering = std::make_shared<IterErrorStrategy>(diags, pos);
+    auto *interp = parser.getInterpreter<antlr4::atn::ParserATNSimulator>();
+
+    // The lexer decides strict escapes from leading comments, which it has
+    // seen once the first significant token is lexed.
+    tokens.LA(1);
+    AstBuilder builder(sources, fileId, diags, lexer.hasStrictEscapes());
+
+    while (tokens.LA(1) != antlr4::Token::EOF) {
+      size_t start = tokens.index();
+      IterParser::ItemContext *item = nullptr;
+      parser.setErrorHandler(bail);
+      interp->setPredictionMode(antlr4::atn::PredictionMode::SLL);
+      try {
+        item = parser.item();
+      } catch (antlr4::ParseCancellationException &) {
+        tokens.seek(start);
+        parser.setErrorHandler(recovering);
+        interp->setPredictionMode(antlr4::atn::PredictionMode::LL);
+        unsigned before = recovering->numReported;
+        item = parser.item();
+        if (recovering->numReported > before) {
+          // Skip to the next declaration at the start of a line.
+          while (tokens.LA(1) != antlr4::Token::EOF) {
+            antlr4::Token *t = tokens.LT(1);
+            if (isTopLevelKeyword(t->getType()) &&
+                t->getCharPositionInLine() == 0)
+              break;
+            tokens.consume();
+          }
+        }
+      }
+      if (item) {
+        if (std::unique_ptr<ast::Decl> decl = builder.buildItem(item))
+          file->decls.push_back(std::move(decl));
+      }
+      parser.getTreeTracker().reset();
+      if (tokens.index() == start)
+        tokens.consume();
+    }
+    for (const IterLexerBase::Problem &p : lexer.getProblems()) {
+      uint32_t begin = sources.getOffset(fileId, p.line, p.column);
+      uint32_t end = sources.getOffset(fileId, p.line, p.column + p.length);
+      auto builderDiag = diags.report(fileId, SourceRange(begin, end), p.id);
+      if (!p.arg.empty())
+        builderDiag << p.arg;
+      if (p.id == diag::err_single_hash)
+        builderDiag << FixIt(SourceRange(begin, begin + 1), "##");
+    }
+    file->strictEscapes = lexer.hasStrictEscapes();
+    collectComments(sources, fileId, tokens, pos, *file);
+  } catch (std::exception &e) {
+    diags.report(fileId, SourceRange(0, 0), diag::err_unexpected_token)
+        << std::string("input (the parser stopped: ") + e.what() + ")";
+  }
+  return file;
+}

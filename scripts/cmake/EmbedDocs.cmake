@@ -1,0 +1,15 @@
+# Writes ${OUT}: one `{"CODE", R"..."(text)"...""},` line per
+# ${IN}/<CODE>.md, sorted by file name, for compiler/Tools/Explain.cpp.
+file(GLOB docs ${IN}/*.md)
+list(SORT docs)
+set(content "")
+foreach(doc ${docs})
+  get_filename_component(code ${doc} NAME_WE)
+  if(code STREQUAL "README")
+    continue()
+  endif()
+  file(READ ${doc} text)
+  string(APPEND content "{\"${code}\", R\"ITERCDOC(${text})ITERCDOC\"},\n")
+endforeach()
+file(WRITE ${OUT}.tmp "${content}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different ${OUT}.tmp ${OUT})
