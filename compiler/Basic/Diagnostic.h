@@ -123,6 +123,9 @@ public:
   const std::vector<Diagnostic> &getDiagnostics() const { return diags; }
   const SourceManager &getSourceManager() const { return sources; }
 
+  /// Adds an already-built diagnostic (e.g. from a per-thread engine).
+  void add(Diagnostic diag) { emit(std::move(diag)); }
+
   /// Caps how many diagnostics are kept (the rest are counted only).
   void setLimit(unsigned limit) { this->limit = limit; }
   unsigned getNumDropped() const { return numDropped; }

@@ -57,6 +57,8 @@ public:
   /// Byte offset of a (1-based line, 0-based code-point column) position, as
   /// ANTLR reports them.
   uint32_t getOffset(unsigned fileId, unsigned line, unsigned cpColumn) const;
+  /// True when the buffer holds only ASCII (byte offsets = code points).
+  bool isAscii(unsigned fileId) const { return buffers[fileId].ascii; }
   unsigned getNumLines(unsigned fileId) const {
     return buffers[fileId].lineStarts.size();
   }

@@ -9,6 +9,7 @@
 #include "Sema/Sema.h"
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 
@@ -51,8 +52,13 @@ CompiledFile iterc::compileBuffer(const SourceManager &sources,
                                   bool runSema) {
   CompiledFile result;
   result.fileId = fileId;
+  auto t0 = std::chrono::steady_clock::now();
   result.ast = parseFile(sources, fileId, diags);
+  auto t1 = std::chrono::steady_clock::now();
   if (result.ast && runSema)
     result.module = analyze(*result.ast, sources, diags);
+  auto t2 = std::chrono::steady_clock::now();
+  result.times.parse = std::chrono::duration<double>(t1 - t0).count();
+  result.times.sema = std::chrono::duration<double>(t2 - t1).count();
   return result;
 }

@@ -23,10 +23,17 @@ namespace iterc {
 std::optional<std::string> readSourceFile(const std::string &path,
                                           std::string &error);
 
+/// Wall time of each front-end phase, for `iterc check --time`.
+struct PhaseTimes {
+  double parse = 0;
+  double sema = 0;
+};
+
 struct CompiledFile {
   unsigned fileId = 0;
   std::unique_ptr<ast::File> ast;
   std::unique_ptr<ir::Module> module;
+  PhaseTimes times;
 };
 
 /// Parses and checks the buffer `fileId`.

@@ -58,6 +58,7 @@ const char *checkHelp =
     "  -Werror         treat warnings as errors\n"
     "  --color         colour the text output (default: when a terminal)\n"
     "  --no-color      never colour\n"
+    "  --time          print how long parsing and checking took\n"
     "\n"
     "exit status: 0 no errors, 1 errors found, 2 usage or unreadable file\n";
 
@@ -65,6 +66,7 @@ struct CommonOptions {
   DiagnosticFormat format = DiagnosticFormat::Text;
   bool werror = false;
   int color = -1;
+  bool timePhases = false;
   std::vector<std::string> files;
 };
 
@@ -118,6 +120,8 @@ int runCheck(int argc, char **argv) {
       opts.color = 1;
     } else if (!std::strcmp(arg, "--no-color")) {
       opts.color = 0;
+    } else if (!std::strcmp(arg, "--time")) {
+      opts.timePhases = true;
     } else if (arg[0] == '-' && arg[1] != '\0') {
       return usageError(std::string("unknown option '") + arg + "'", "check");
     } else {
@@ -142,7 +146,10 @@ int runCheck(int argc, char **argv) {
     }
     unsigned id = sources.addBuffer(path == "-" ? "<stdin>" : path,
                                     std::move(*text));
-    compileBuffer(sources, id, diags);
+    CompiledFile compiled = compileBuffer(sources, id, diags);
+    if (opts.timePhases)
+      std::fprintf(stderr, "%s: parse %.3f s, check %.3f s\n", path.c_str(),
+                   compiled.times.parse, compiled.times.sema);
   }
   RenderOptions render;
   render.toolVersion = iterVersion();

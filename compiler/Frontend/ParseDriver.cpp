@@ -16,9 +16,12 @@
 #include "IterParser.h"
 
 #include <charconv>
+#include <typeinfo>
 #include <cmath>
 #include <cstdlib>
+#include <atomic>
 #include <set>
+#include <thread>
 
 using namespace iterc;
 using namespace iterc_grammar;
@@ -141,6 +144,13 @@ static std::string describeExpected(const antlr4::dfa::Vocabulary &vocab,
   return out;
 }
 
+
+/// Labeled alternatives are distinct final classes: an exact type test is
+/// enough, and much cheaper than dynamic_cast on the hot path.
+template <typename T, typename U> static T *exactCast(U *ctx) {
+  return ctx && typeid(*ctx) == typeid(T) ? static_cast<T *>(ctx) : nullptr;
+}
+
 namespace {
 
 /// Maps ANTLR token positions to byte offsets of the buffer.
@@ -160,6 +170,10 @@ public:
       return begin(token);
     if (type == IterLexer::NEWLINE)
       return begin(token) + 1;
+    // Tokens matched by the lexer span [start, stop] of the char stream; in
+    // an ASCII buffer that is also their byte length.
+    if (type != IterLexer::PROMPT_LINE && sources.isAscii(fileId))
+      return begin(token) + (token->getStopIndex() - token->getStartIndex() + 1);
     return begin(token) + token->getText().size();
   }
   SourceRange range(antlr4::Token *token) const {
@@ -498,7 +512,7 @@ ast::Edge AstBuilder::buildEdge(IterParser::EdgeContext *ctx) {
         << what;
   };
   for (auto *clause : ctx->edgeClause()) {
-    if (auto *c = dynamic_cast<IterParser::WhenFieldContext *>(clause)) {
+    if (auto *c = exactCast<IterParser::WhenFieldContext>(clause)) {
       if (edge.when) {
         duplicate(c, "when");
         continue;
@@ -508,7 +522,7 @@ ast::Edge AstBuilder::buildEdge(IterParser::EdgeContext *ctx) {
       when.field = buildName(c->cond);
       when.range = pos.range(c);
       edge.when = std::move(when);
-    } else if (auto *c = dynamic_cast<IterParser::WhenExprContext *>(clause)) {
+    } else if (auto *c = exactCast<IterParser::WhenExprContext>(clause)) {
       if (edge.when) {
         duplicate(c, "when");
         continue;
@@ -525,7 +539,7 @@ ast::Edge AstBuilder::buildEdge(IterParser::EdgeContext *ctx) {
                      diag::err_when_not_expr)
             << when.expr.text;
       edge.when = std::move(when);
-    } else if (auto *c = dynamic_cast<IterParser::AsLoopContext *>(clause)) {
+    } else if (auto *c = exactCast<IterParser::AsLoopContext>(clause)) {
       if (edge.loop) {
         duplicate(c, "as");
         continue;
@@ -542,7 +556,7 @@ ast::Edge AstBuilder::buildEdge(IterParser::EdgeContext *ctx) {
                                              : ast::Value::StringForm::Raw);
       }
       edge.loop = std::move(loop);
-    } else if (auto *c = dynamic_cast<IterParser::WithMapContext *>(clause)) {
+    } else if (auto *c = exactCast<IterParser::WithMapContext>(clause)) {
       if (edge.with) {
         duplicate(c, "with");
         continue;
@@ -561,13 +575,13 @@ ast::Edge AstBuilder::buildEdge(IterParser::EdgeContext *ctx) {
 ast::Property AstBuilder::buildProperty(IterParser::PropertyContext *ctx) {
   ast::Property prop;
   prop.range = pos.range(ctx);
-  if (auto *c = dynamic_cast<IterParser::ValuePropertyContext *>(ctx)) {
+  if (auto *c = exactCast<IterParser::ValuePropertyContext>(ctx)) {
     prop.key = buildName(c->key);
     if (c->value())
       prop.value = buildValue(c->value());
     return prop;
   }
-  if (auto *c = dynamic_cast<IterParser::BlockPropertyContext *>(ctx)) {
+  if (auto *c = exactCast<IterParser::BlockPropertyContext>(ctx)) {
     prop.key = buildName(c->key);
     prop.isBlock = true;
     for (auto *child : c->property())
@@ -673,11 +687,11 @@ ast::Value AstBuilder::numberValue(antlr4::Token *token, bool isFloat) {
 ///         | list | map
 ast::Value AstBuilder::buildValue(IterParser::ValueContext *ctx) {
   using Form = ast::Value::StringForm;
-  if (auto *c = dynamic_cast<IterParser::StringValueContext *>(ctx))
+  if (auto *c = exactCast<IterParser::StringValueContext>(ctx))
     return stringValue(c->STRING()->getSymbol(), Form::Quoted);
-  if (auto *c = dynamic_cast<IterParser::RawStringValueContext *>(ctx))
+  if (auto *c = exactCast<IterParser::RawStringValueContext>(ctx))
     return stringValue(c->RAW_STRING()->getSymbol(), Form::Raw);
-  if (auto *c = dynamic_cast<IterParser::BlockStringValueContext *>(ctx)) {
+  if (auto *c = exactCast<IterParser::BlockStringValueContext>(ctx)) {
     if (c->BLOCK_STRING())
       return stringValue(c->BLOCK_STRING()->getSymbol(), Form::Block);
     ast::Value v;
@@ -685,19 +699,19 @@ ast::Value AstBuilder::buildValue(IterParser::ValueContext *ctx) {
     v.range = pos.range(ctx);
     return v;
   }
-  if (auto *c = dynamic_cast<IterParser::IntValueContext *>(ctx))
+  if (auto *c = exactCast<IterParser::IntValueContext>(ctx))
     return numberValue(c->INT()->getSymbol(), false);
-  if (auto *c = dynamic_cast<IterParser::FloatValueContext *>(ctx))
+  if (auto *c = exactCast<IterParser::FloatValueContext>(ctx))
     return numberValue(c->FLOAT()->getSymbol(), true);
   ast::Value v;
   v.range = pos.range(ctx);
-  if (auto *c = dynamic_cast<IterParser::BoolValueContext *>(ctx)) {
+  if (auto *c = exactCast<IterParser::BoolValueContext>(ctx)) {
     v.kind = ast::Value::Kind::Bool;
     v.boolValue = c->TRUE() != nullptr;
     v.text = v.boolValue ? "true" : "false";
     return v;
   }
-  if (auto *c = dynamic_cast<IterParser::RefValueContext *>(ctx)) {
+  if (auto *c = exactCast<IterParser::RefValueContext>(ctx)) {
     v.kind = ast::Value::Kind::Ref;
     auto *ref = c->ref();
     for (auto *child : ref->children) {
@@ -705,7 +719,7 @@ ast::Value AstBuilder::buildValue(IterParser::ValueContext *ctx) {
       if (terminal && terminal->getSymbol()->getType() == IterLexer::DOT)
         continue;
       ast::Name part;
-      if (auto *nameCtx = dynamic_cast<IterParser::NameContext *>(child)) {
+      if (auto *nameCtx = exactCast<IterParser::NameContext>(child)) {
         part = buildName(nameCtx);
       } else if (terminal) {
         part.text = terminal->getText();
@@ -720,13 +734,13 @@ ast::Value AstBuilder::buildValue(IterParser::ValueContext *ctx) {
     }
     return v;
   }
-  if (auto *c = dynamic_cast<IterParser::ListValueContext *>(ctx)) {
+  if (auto *c = exactCast<IterParser::ListValueContext>(ctx)) {
     v.kind = ast::Value::Kind::List;
     for (auto *item : c->list()->value())
       v.items.push_back(buildValue(item));
     return v;
   }
-  if (auto *c = dynamic_cast<IterParser::MapValueContext *>(ctx)) {
+  if (auto *c = exactCast<IterParser::MapValueContext>(ctx)) {
     v.kind = ast::Value::Kind::Map;
     v.entries = buildMap(c->map());
     return v;
@@ -791,43 +805,124 @@ static void collectComments(const SourceManager &sources, unsigned fileId,
   }
 }
 
-std::unique_ptr<ast::File> iterc::parseFile(const SourceManager &sources,
-                                            unsigned fileId,
-                                            DiagnosticEngine &diags) {
-  std::string_view text = sources.getText(fileId);
-  if (text.size() > MaxSourceSize) {
-    diags.report(fileId, SourceRange(0, 0), diag::err_file_too_large)
-        << text.size() << MaxSourceSize;
-    return nullptr;
-  }
-  size_t bad = findInvalidUtf8(text);
-  if (bad != std::string_view::npos) {
-    static const char hex[] = "0123456789ABCDEF";
-    unsigned char c = text[bad];
-    std::string byte{hex[c >> 4], hex[c & 15]};
-    diags.report(fileId, SourceRange(bad, bad + 1), diag::err_not_utf8)
-        << byte;
-    return nullptr;
-  }
+namespace {
 
-  auto file = std::make_unique<ast::File>();
-  file->fileId = fileId;
+/// An ANTLR character stream over UTF-8 text that is already known to be
+/// valid, decoded without ANTLR's (slow) locale-based converter.
+class Utf8InputStream : public antlr4::ANTLRInputStream {
+public:
+  explicit Utf8InputStream(std::string_view text) {
+    _data.reserve(text.size());
+    size_t i = 0, n = text.size();
+    while (i < n) {
+      unsigned char c = text[i];
+      if (c < 0x80) {
+        _data.push_back(c);
+        ++i;
+        continue;
+      }
+      size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : 4;
+      char32_t cp = c & (0x7F >> len);
+      for (size_t k = 1; k < len && i + k < n; ++k)
+        cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
+      _data.push_back(cp);
+      i += len;
+    }
+    p = 0;
+  }
+};
+
+/// One top-level slice of the file, parsed on its own.
+struct Chunk {
+  unsigned firstLine = 1;
+  uint32_t begin = 0, end = 0;
+  std::vector<std::unique_ptr<ast::Decl>> decls;
+  std::vector<ast::Comment> comments;
+  std::vector<Diagnostic> diags;
+  bool rawStringCrossesEnd = false;
+};
+
+/// Splits the file before every line that starts, at column 0, with a
+/// declaration keyword. Such a line can only be inside a construct when a
+/// backtick string spans it; that case is detected after lexing (the chunk
+/// ends in an unterminated raw string) and the file is then parsed whole.
+std::vector<Chunk> splitChunks(const SourceManager &sources, unsigned fileId) {
+  static const char *keywords[] = {
+      "vars",  "presets", "prompt",  "schema", "agent",      "judge",
+      "router", "join",   "human",   "tool",   "compute",    "verify",
+      "service", "mcp_server", "workflow", "attachments", "cursor"};
+  std::string_view text = sources.getText(fileId);
+  std::vector<Chunk> chunks(1);
+  unsigned lines = sources.getNumLines(fileId);
+  // Small files are not worth splitting.
+  if (text.size() < (64u << 10))
+    lines = 0;
+  for (unsigned line = 2; line <= lines; ++line) {
+    uint32_t start = sources.getLineStart(fileId, line);
+    std::string_view rest = text.substr(start, 16);
+    bool boundary = false;
+    for (const char *kw : keywords) {
+      size_t n = std::char_traits<char>::length(kw);
+      if (rest.size() > n && rest.compare(0, n, kw) == 0 &&
+          (rest[n] == ' ' || rest[n] == ':')) {
+        boundary = true;
+        break;
+      }
+    }
+    // Keep chunks reasonably large: parsing has a per-chunk cost.
+    if (!boundary || start - chunks.back().begin < (32u << 10))
+      continue;
+    chunks.back().end = start;
+    Chunk next;
+    next.firstLine = line;
+    next.begin = start;
+    chunks.push_back(std::move(next));
+  }
+  chunks.back().end = text.size();
+  return chunks;
+}
+
+bool leadingStrictEscapes(std::string_view text) {
+  size_t pos = 0;
+  for (unsigned line = 0; line < 32 && pos < text.size(); ++line) {
+    size_t eol = text.find('\n', pos);
+    std::string_view l = text.substr(
+        pos, eol == std::string_view::npos ? std::string_view::npos
+                                           : eol - pos);
+    pos = eol == std::string_view::npos ? text.size() : eol + 1;
+    size_t first = l.find_first_not_of(" \t\r");
+    if (first == std::string_view::npos)
+      continue;
+    if (l.compare(first, 2, "##") != 0)
+      break;
+    std::string squeezed;
+    for (char c : l.substr(first + 2))
+      if (c != ' ' && c != '\t' && c != '\r')
+        squeezed.push_back(c);
+    if (squeezed == "strict-escape:on" || squeezed == "strict-escape=on")
+      return true;
+  }
+  return false;
+}
+
+void parseChunk(const SourceManager &sources, unsigned fileId,
+                bool strictEscapes, Chunk &chunk) {
+  DiagnosticEngine diags(sources);
   Positions pos(sources, fileId);
+  std::string_view text =
+      sources.getText(fileId).substr(chunk.begin, chunk.end - chunk.begin);
   try {
-    antlr4::ANTLRInputStream input(text.data(), text.size());
+    Utf8InputStream input(text);
     IterLexer lexer(&input);
     lexer.removeErrorListeners();
+    lexer.setLine(chunk.firstLine);
     antlr4::CommonTokenStream tokens(&lexer);
     IterParser parser(&tokens);
     parser.removeErrorListeners();
     auto bail = std::make_shared<antlr4::BailErrorStrategy>();
     auto recovering = std::make_shared<IterErrorStrategy>(diags, pos);
     auto *interp = parser.getInterpreter<antlr4::atn::ParserATNSimulator>();
-
-    // The lexer decides strict escapes from leading comments, which it has
-    // seen once the first significant token is lexed.
-    tokens.LA(1);
-    AstBuilder builder(sources, fileId, diags, lexer.hasStrictEscapes());
+    AstBuilder builder(sources, fileId, diags, strictEscapes);
 
     while (tokens.LA(1) != antlr4::Token::EOF) {
       size_t start = tokens.index();
@@ -855,13 +950,15 @@ std::unique_ptr<ast::File> iterc::parseFile(const SourceManager &sources,
       }
       if (item) {
         if (std::unique_ptr<ast::Decl> decl = builder.buildItem(item))
-          file->decls.push_back(std::move(decl));
+          chunk.decls.push_back(std::move(decl));
       }
       parser.getTreeTracker().reset();
       if (tokens.index() == start)
         tokens.consume();
     }
     for (const IterLexerBase::Problem &p : lexer.getProblems()) {
+      if (p.id == diag::err_unterminated_raw)
+        chunk.rawStringCrossesEnd = true;
       uint32_t begin = sources.getOffset(fileId, p.line, p.column);
       uint32_t end = sources.getOffset(fileId, p.line, p.column + p.length);
       auto builderDiag = diags.report(fileId, SourceRange(begin, end), p.id);
@@ -870,11 +967,76 @@ std::unique_ptr<ast::File> iterc::parseFile(const SourceManager &sources,
       if (p.id == diag::err_single_hash)
         builderDiag << FixIt(SourceRange(begin, begin + 1), "##");
     }
-    file->strictEscapes = lexer.hasStrictEscapes();
-    collectComments(sources, fileId, tokens, pos, *file);
+    ast::File scratch;
+    collectComments(sources, fileId, tokens, pos, scratch);
+    chunk.comments = std::move(scratch.comments);
   } catch (std::exception &e) {
-    diags.report(fileId, SourceRange(0, 0), diag::err_unexpected_token)
+    diags.report(fileId, SourceRange(chunk.begin, chunk.begin),
+                 diag::err_unexpected_token)
         << std::string("input (the parser stopped: ") + e.what() + ")";
+  }
+  chunk.diags = diags.getDiagnostics();
+}
+
+} // namespace
+
+std::unique_ptr<ast::File> iterc::parseFile(const SourceManager &sources,
+                                            unsigned fileId,
+                                            DiagnosticEngine &diags) {
+  std::string_view text = sources.getText(fileId);
+  if (text.size() > MaxSourceSize) {
+    diags.report(fileId, SourceRange(0, 0), diag::err_file_too_large)
+        << text.size() << MaxSourceSize;
+    return nullptr;
+  }
+  size_t bad = findInvalidUtf8(text);
+  if (bad != std::string_view::npos) {
+    static const char hex[] = "0123456789ABCDEF";
+    unsigned char c = text[bad];
+    std::string byte{hex[c >> 4], hex[c & 15]};
+    diags.report(fileId, SourceRange(bad, bad + 1), diag::err_not_utf8)
+        << byte;
+    return nullptr;
+  }
+
+  auto file = std::make_unique<ast::File>();
+  file->fileId = fileId;
+  file->strictEscapes = leadingStrictEscapes(text);
+
+  std::vector<Chunk> chunks = splitChunks(sources, fileId);
+  auto parseAll = [&](std::vector<Chunk> &list) {
+    std::atomic<size_t> next{0};
+    auto worker = [&] {
+      for (size_t i = next++; i < list.size(); i = next++)
+        parseChunk(sources, fileId, file->strictEscapes, list[i]);
+    };
+    unsigned threads = std::min<size_t>(
+        list.size(), std::max(1u, std::thread::hardware_concurrency()));
+    std::vector<std::thread> pool;
+    for (unsigned t = 1; t < threads; ++t)
+      pool.emplace_back(worker);
+    worker();
+    for (std::thread &t : pool)
+      t.join();
+  };
+  parseAll(chunks);
+  bool crossed = false;
+  for (size_t i = 0; i + 1 < chunks.size(); ++i)
+    crossed |= chunks[i].rawStringCrossesEnd;
+  if (crossed) {
+    // A backtick string spans a chunk boundary: parse the file whole.
+    std::vector<Chunk> whole(1);
+    whole[0].end = text.size();
+    chunks.swap(whole);
+    parseAll(chunks);
+  }
+  for (Chunk &chunk : chunks) {
+    for (auto &decl : chunk.decls)
+      file->decls.push_back(std::move(decl));
+    for (ast::Comment &c : chunk.comments)
+      file->comments.push_back(std::move(c));
+    for (Diagnostic &d : chunk.diags)
+      diags.add(std::move(d));
   }
   return file;
 }
