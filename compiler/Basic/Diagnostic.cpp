@@ -130,26 +130,31 @@ std::vector<Diagnostic> DiagnosticEngine::getSortedDiagnostics() const {
   return sorted;
 }
 
+/// Optimal-string-alignment distance: insertions, deletions, substitutions
+/// and transpositions of adjacent characters each cost one ("modle" is one
+/// edit from "model").
 static unsigned editDistance(std::string_view a, std::string_view b,
                              unsigned maxDistance) {
-  std::vector<unsigned> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j)
-    row[j] = j;
+  size_t m = b.size();
+  std::vector<unsigned> prev2(m + 1), prev(m + 1), cur(m + 1);
+  for (size_t j = 0; j <= m; ++j)
+    prev[j] = j;
   for (size_t i = 1; i <= a.size(); ++i) {
-    unsigned prev = row[0];
-    row[0] = i;
-    unsigned best = row[0];
-    for (size_t j = 1; j <= b.size(); ++j) {
-      unsigned cur = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
-                         prev + (a[i - 1] == b[j - 1] ? 0u : 1u)});
-      prev = cur;
-      best = std::min(best, row[j]);
+    cur[0] = i;
+    unsigned best = cur[0];
+    for (size_t j = 1; j <= m; ++j) {
+      unsigned cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        cur[j] = std::min(cur[j], prev2[j - 2] + 1);
+      best = std::min(best, cur[j]);
     }
     if (best > maxDistance)
       return maxDistance + 1;
+    prev2.swap(prev);
+    prev.swap(cur);
   }
-  return row[b.size()];
+  return prev[m];
 }
 
 std::string
