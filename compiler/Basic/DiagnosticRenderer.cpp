@@ -186,7 +186,8 @@ static json renderSarif(const SourceManager &sources,
     rule["id"] = code;
     rule["name"] = getDiagInfo(id).name;
     rule["shortDescription"]["text"] = getDiagInfo(id).format;
-    rule["helpUri"] = "iterc explain " + code;
+    rule["help"]["text"] = "Run 'iterc explain " + code +
+                           "' for an explanation and an example.";
     ruleIndex[code] = rules.size();
     rules.push_back(std::move(rule));
   }

@@ -235,11 +235,15 @@ void IterLexerBase::processIndent(const LineStart &start) {
     return;
   }
   while (start.indent < indents.back()) {
+    // Dedenting to a width between two levels: report it and keep the line
+    // in the inner block, which is what its author most likely meant.
+    if (indents.size() >= 2 && start.indent > indents[indents.size() - 2]) {
+      problem(diag::err_bad_dedent, curLine, 0, start.indent);
+      return;
+    }
     indents.pop_back();
     queue(IterLexer::DEDENT);
   }
-  if (start.indent != indents.back())
-    problem(diag::err_bad_dedent, curLine, 0, start.indent);
 }
 
 void IterLexerBase::readPromptBody(LineStart first) {

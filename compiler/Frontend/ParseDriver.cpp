@@ -183,19 +183,28 @@ public:
     antlr4::Token *start = ctx->getStart();
     antlr4::Token *stop = ctx->getStop();
     uint32_t b = begin(start);
-    uint32_t e = stop && stop->getTokenIndex() >= start->getTokenIndex()
-                     ? end(stop)
-                     : b;
-    // A trailing NEWLINE is not part of what the user sees as the item.
-    if (stop && stop->getType() == IterLexer::NEWLINE && e > b)
-      e = std::max(b, end(stop) - 1);
-    return SourceRange(b, e);
+    if (!stop || stop->getTokenIndex() < start->getTokenIndex())
+      return SourceRange(b, b);
+    // Virtual tokens (NEWLINE, INDENT, DEDENT) sit at the start of the next
+    // line: end the range at the last real token instead.
+    while (tokens && stop->getTokenIndex() > start->getTokenIndex() &&
+           isVirtual(stop->getType()))
+      stop = tokens->get(stop->getTokenIndex() - 1);
+    uint32_t e = isVirtual(stop->getType()) ? b : end(stop);
+    return SourceRange(b, std::max(b, e));
   }
+  void setTokens(antlr4::TokenStream *stream) { tokens = stream; }
   unsigned getFileId() const { return fileId; }
 
 private:
+  static bool isVirtual(size_t type) {
+    return type == IterLexer::NEWLINE || type == IterLexer::INDENT ||
+           type == IterLexer::DEDENT;
+  }
+
   const SourceManager &sources;
   unsigned fileId;
+  antlr4::TokenStream *tokens = nullptr;
 };
 
 /// Reports syntax errors with iterc's codes and wording, and recovers at
@@ -239,6 +248,16 @@ protected:
     report(parser, parser->getCurrentToken(), &expected);
   }
 
+  /// Never recover by deleting a line break: the next line would be glued
+  /// onto this one ("a ->" followed by "b -> c" must not become "a -> b").
+  antlr4::Token *singleTokenDeletion(antlr4::Parser *parser) override {
+    size_t type = parser->getTokenStream()->LA(1);
+    if (type == IterLexer::NEWLINE || type == IterLexer::INDENT ||
+        type == IterLexer::DEDENT)
+      return nullptr;
+    return antlr4::DefaultErrorStrategy::singleTokenDeletion(parser);
+  }
+
   void consumeUntil(antlr4::Parser *parser,
                     const antlr4::misc::IntervalSet &set) override {
     antlr4::TokenStream *tokens = parser->getTokenStream();
@@ -267,6 +286,23 @@ private:
       return;
     }
     std::string found = describeToken(vocab, offending);
+    antlr4::ParserRuleContext *ctx = parser->getContext();
+    if (ctx && (ctx->getRuleIndex() == IterParser::RuleItem ||
+                ctx->getRuleIndex() == IterParser::RuleDeclaration)) {
+      auto b = diags.report(pos.getFileId(), range,
+                            diag::err_expected_declaration);
+      b << found;
+      if (offending->getType() == IterLexer::IDENT) {
+        std::string best = closestMatch(
+            offending->getText(),
+            {"vars", "presets", "prompt", "schema", "agent", "judge", "router",
+             "join", "human", "tool", "compute", "verify", "service",
+             "mcp_server", "workflow"});
+        if (!best.empty())
+          b << FixIt(range, best);
+      }
+      return;
+    }
     if (expected && !expected->isEmpty()) {
       diags.report(pos.getFileId(), range, diag::err_expected_token)
           << describeExpected(vocab, *expected) << found;
@@ -287,9 +323,12 @@ private:
 class AstBuilder {
 public:
   AstBuilder(const SourceManager &sources, unsigned fileId,
-             DiagnosticEngine &diags, bool strictEscapes)
+             DiagnosticEngine &diags, bool strictEscapes,
+             antlr4::TokenStream *tokens)
       : sources(sources), pos(sources, fileId), fileId(fileId), diags(diags),
-        strictEscapes(strictEscapes) {}
+        strictEscapes(strictEscapes) {
+    pos.setTokens(tokens);
+  }
 
   /// item ::= declaration | NEWLINE
   std::unique_ptr<ast::Decl> buildItem(IterParser::ItemContext *ctx);
@@ -350,9 +389,12 @@ AstBuilder::buildDecl(IterParser::DeclarationContext *ctx) {
 /// name ::= IDENT | keyword
 ast::Name AstBuilder::buildName(IterParser::NameContext *ctx) {
   ast::Name name;
-  if (!ctx || !ctx->getStart())
+  // After error recovery a name may be missing or hold a stray token: only
+  // a real name token makes a name.
+  if (!ctx || !ctx->getStart() || ctx->exception ||
+      !isNameToken(ctx->getStart()->getType()))
     return name;
-  name.text = ctx->getText();
+  name.text = ctx->getStart()->getText();
   name.range = pos.range(ctx->getStart());
   return name;
 }
@@ -917,12 +959,13 @@ void parseChunk(const SourceManager &sources, unsigned fileId,
     lexer.removeErrorListeners();
     lexer.setLine(chunk.firstLine);
     antlr4::CommonTokenStream tokens(&lexer);
+    pos.setTokens(&tokens);
     IterParser parser(&tokens);
     parser.removeErrorListeners();
     auto bail = std::make_shared<antlr4::BailErrorStrategy>();
     auto recovering = std::make_shared<IterErrorStrategy>(diags, pos);
     auto *interp = parser.getInterpreter<antlr4::atn::ParserATNSimulator>();
-    AstBuilder builder(sources, fileId, diags, strictEscapes);
+    AstBuilder builder(sources, fileId, diags, strictEscapes, &tokens);
 
     while (tokens.LA(1) != antlr4::Token::EOF) {
       size_t start = tokens.index();

@@ -143,6 +143,7 @@ private:
   std::vector<bool> reachableFromEntry;
   std::vector<bool> loopMember;
   std::unordered_map<uint64_t, bool> reachCache;
+  std::unordered_set<unsigned> recoveredSources;
 };
 
 } // namespace
@@ -540,10 +541,8 @@ void Sema::addVars(const ast::VarsDecl &decl, bool workflowLevel) {
 
 void Sema::addPrompt(const ast::PromptDecl &decl) {
   const std::string &name = decl.name.text;
-  if (isReserved(name)) {
+  if (isReserved(name))
     report(decl.name.range, diag::err_reserved_name) << name << "prompt";
-    return;
-  }
   if (promptIndex.count(name)) {
     report(decl.name.range, diag::err_duplicate_decl)
         .note(fileId, module->prompts[promptIndex[name]].range,
@@ -589,10 +588,8 @@ void Sema::addPrompt(const ast::PromptDecl &decl) {
 
 void Sema::addSchema(const ast::SchemaDecl &decl) {
   const std::string &name = decl.name.text;
-  if (isReserved(name)) {
+  if (isReserved(name))
     report(decl.name.range, diag::err_reserved_name) << name << "schema";
-    return;
-  }
   if (schemaIndex.count(name)) {
     report(decl.name.range, diag::err_duplicate_decl)
         .note(fileId, module->schemas[schemaIndex[name]].range,
@@ -1712,6 +1709,9 @@ void Sema::lowerEdge(const ast::Edge &e) {
     }
     return -1;
   };
+  // A name lost to a syntax error has been reported already.
+  if (e.src.text.empty() || e.dst.text.empty())
+    return;
   int from = resolve(e.src);
   int to = resolve(e.dst);
   if (from < 0 || to < 0)
@@ -1731,6 +1731,18 @@ void Sema::lowerEdge(const ast::Edge &e) {
       edge.cond = ir::Edge::Cond::Expr;
       edge.exprText = e.when->expr.text;
       edge.expr = makeExpr(e.when->expr);
+      // `when not "..."` was reported by the parser; keep the edge but do
+      // not judge its siblings by a condition the author did not write.
+      if (e.when->negated)
+        recoveredSources.insert(from);
+      bool readsValue = false;
+      if (edge.expr)
+        ir::forEachPath(*edge.expr,
+                        [&](const ir::Expr &) { readsValue = true; });
+      if (edge.expr && !readsValue)
+        report(e.when->expr.range, diag::warn_expr_always) << edge.exprText;
+    } else if (e.when->field.text.empty()) {
+      recoveredSources.insert(from);  // The parser reported the clause.
     } else {
       edge.cond = ir::Edge::Cond::Field;
       edge.field = e.when->field.text;
@@ -2254,7 +2266,7 @@ void Sema::checkEdges() {
       }
       if (e.cond == ir::Edge::Cond::Expr) {
         auto [it, inserted] = seenExprs.emplace(e.exprText, &e);
-        if (!inserted)
+        if (!inserted && !recoveredSources.count(node.index))
           report(e.condRange, diag::err_ambiguous_condition)
               .note(fileId, it->second->range, diag::note_other_edge)
               << e.exprText << node.name;
@@ -2295,7 +2307,12 @@ void Sema::checkEdges() {
             << e.field << node.name << ir::typeName(field->type);
       }
     }
-    if (hasConditional && !hasFallback && !takesAll) {
+    if (recoveredSources.count(node.index))
+      continue;
+    if (hasConditional && !hasFallback && !takesAll &&
+        positive.empty() && negative.empty()) {
+      report(node.nameRange, diag::err_missing_fallback_expr) << node.name;
+    } else if (hasConditional && !hasFallback && !takesAll) {
       bool exhaustive = false;
       for (const std::string &f : positive)
         if (negative.count(f))
