@@ -8,6 +8,9 @@
 //===----------------------------------------------------------------------===//
 #include "IterLexer.h"
 
+#include <array>
+#include <string>
+#include <unordered_map>
 #include <utility>
 
 using namespace iterc_grammar;
@@ -405,6 +408,119 @@ void IterLexerBase::checkDirective(const antlr4::Token &comment) {
     strictEscapes = true;
 }
 
+
+namespace {
+/// Keyword and punctuation token types, read from the grammar's vocabulary
+/// (literal names such as 'agent' or '->'), so the fast path cannot drift
+/// from IterLexer.g4.
+struct FastTables {
+  std::unordered_map<std::string, size_t> keywords;
+  std::array<size_t, 128> single{};
+  size_t arrow = 0, listSuffix = 0;
+
+  explicit FastTables(const antlr4::dfa::Vocabulary &vocab) {
+    for (size_t type = 1; type <= vocab.getMaxTokenType(); ++type) {
+      std::string literal = vocab.getLiteralName(type);
+      if (literal.size() < 3 || literal.front() != '\'' ||
+          literal.back() != '\'')
+        continue;
+      std::string text = literal.substr(1, literal.size() - 2);
+      bool word = true;
+      for (char c : text)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_')
+          word = false;
+      if (word)
+        keywords.emplace(text, type);
+      else if (text == "->")
+        arrow = type;
+      else if (text == "[]")
+        listSuffix = type;
+      else if (text.size() == 1)
+        single[static_cast<unsigned char>(text[0])] = type;
+    }
+  }
+};
+
+bool isAsciiIdentStart(size_t c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+bool isAsciiIdentChar(size_t c) {
+  return isAsciiIdentStart(c) || (c >= '0' && c <= '9');
+}
+} // namespace
+
+std::unique_ptr<antlr4::Token> IterLexerBase::lexFast() {
+  static const FastTables tables(getVocabulary());
+  // Inline blanks, as the WS rule skips them.
+  size_t c = _input->LA(1);
+  if (c == ' ' || c == '\t' || c == '\f') {
+    size_t column = getCharPositionInLine();
+    do {
+      _input->consume();
+      ++column;
+      c = _input->LA(1);
+    } while (c == ' ' || c == '\t' || c == '\f');
+    setCharPositionInLine(column);
+  }
+  size_t length = 0, type = 0;
+  if (isAsciiIdentStart(c)) {
+    length = 1;
+    while (isAsciiIdentChar(_input->LA(length + 1)))
+      ++length;
+    // A letter beyond ASCII continues the identifier: leave it to the ATN.
+    size_t after = _input->LA(length + 1);
+    if (after != antlr4::Token::EOF && after >= 0x80)
+      return nullptr;
+    type = IterLexer::IDENT;
+  } else if (c == '"') {
+    size_t i = 2;
+    for (;;) {
+      size_t ch = _input->LA(i);
+      if (ch == antlr4::Token::EOF || ch == '\n' || ch == '\r')
+        return nullptr;  // Unterminated: the ATN reports it.
+      if (ch == '\\') {
+        size_t next = _input->LA(i + 1);
+        if (next == antlr4::Token::EOF || next == '\n' || next == '\r')
+          return nullptr;
+        i += 2;
+        continue;
+      }
+      if (ch == '"')
+        break;
+      ++i;
+    }
+    length = i;
+    type = IterLexer::STRING;
+  } else if (c == '-' && _input->LA(2) == '>') {
+    length = 2;
+    type = tables.arrow;
+  } else if (c == '[' && _input->LA(2) == ']') {
+    length = 2;
+    type = tables.listSuffix;
+  } else if (c < 128 && tables.single[c] != 0) {
+    length = 1;
+    type = tables.single[c];
+  } else {
+    return nullptr;
+  }
+  size_t start = _input->index();
+  size_t line = getLine(), column = getCharPositionInLine();
+  if (type == IterLexer::IDENT) {
+    std::string word;
+    for (size_t i = 1; i <= length; ++i)
+      word.push_back(static_cast<char>(_input->LA(i)));
+    auto it = tables.keywords.find(word);
+    if (it != tables.keywords.end())
+      type = it->second;
+  }
+  for (size_t i = 0; i < length; ++i)
+    _input->consume();
+  setCharPositionInLine(column + length);
+  return _factory->create({this, _input}, type, std::string(),
+                          antlr4::Token::DEFAULT_CHANNEL, start,
+                          start + length - 1, line, column);
+}
+
 std::unique_ptr<antlr4::Token> IterLexerBase::nextToken() {
   for (;;) {
     if (!pending.empty()) {
@@ -413,7 +529,11 @@ std::unique_ptr<antlr4::Token> IterLexerBase::nextToken() {
       track(*token);
       return token;
     }
-    std::unique_ptr<antlr4::Token> token = Lexer::nextToken();
+    std::unique_ptr<antlr4::Token> token;
+    if (fastPath)
+      token = lexFast();
+    if (!token)
+      token = Lexer::nextToken();
     size_t type = token->getType();
     auto *common = static_cast<antlr4::CommonToken *>(token.get());
     switch (type) {

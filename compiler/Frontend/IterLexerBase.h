@@ -55,6 +55,11 @@ public:
   /// `## strict-escape: on` comment.
   bool hasStrictEscapes() const { return strictEscapes; }
 
+  /// Lexes identifiers, keywords, quoted strings and punctuation directly
+  /// instead of through the ATN simulator (on by default). Both paths
+  /// produce the same tokens; tests compare them.
+  void setFastPath(bool enabled) { fastPath = enabled; }
+
   static constexpr unsigned MaxIndentDepth = 100;
   static constexpr unsigned MaxBracketDepth = 64;
 
@@ -96,6 +101,7 @@ private:
   bool isNameType(size_t type) const;
   void checkDirective(const antlr4::Token &comment);
   void advance();
+  std::unique_ptr<antlr4::Token> lexFast();
 
   std::deque<std::unique_ptr<antlr4::Token>> pending;
   std::vector<unsigned> indents;
@@ -106,6 +112,7 @@ private:
   bool sawSignificant = false;
   bool sawEof = false;
   bool strictEscapes = false;
+  bool fastPath = true;
   // Where raw reading is: kept in step with the ATN simulator's position.
   size_t curLine = 1;
   size_t curColumn = 0;
