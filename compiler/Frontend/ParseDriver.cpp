@@ -15,13 +15,13 @@
 #include "IterLexer.h"
 #include "IterParser.h"
 
+#include <atomic>
 #include <charconv>
-#include <typeinfo>
 #include <cmath>
 #include <cstdlib>
-#include <atomic>
 #include <set>
 #include <thread>
+#include <typeinfo>
 
 using namespace iterc;
 using namespace iterc_grammar;
@@ -144,11 +144,64 @@ static std::string describeExpected(const antlr4::dfa::Vocabulary &vocab,
   return out;
 }
 
-
 /// Labeled alternatives are distinct final classes: an exact type test is
 /// enough, and much cheaper than dynamic_cast on the hot path.
 template <typename T, typename U> static T *exactCast(U *ctx) {
   return ctx && typeid(*ctx) == typeid(T) ? static_cast<T *>(ctx) : nullptr;
+}
+
+static bool isTerminal(antlr4::tree::ParseTree *node) {
+  return typeid(*node) == typeid(antlr4::tree::TerminalNodeImpl) ||
+         typeid(*node) == typeid(antlr4::tree::ErrorNodeImpl);
+}
+
+/// The first child produced by grammar rule `rule`, or null. Cheaper than
+/// the generated accessors, which dynamic_cast every child.
+template <typename T>
+static T *child(antlr4::ParserRuleContext *ctx, size_t rule) {
+  if (!ctx)
+    return nullptr;
+  for (antlr4::tree::ParseTree *c : ctx->children)
+    if (!isTerminal(c) &&
+        static_cast<antlr4::RuleContext *>(c)->getRuleIndex() == rule)
+      return static_cast<T *>(c);
+  return nullptr;
+}
+
+/// The children produced by grammar rule `rule`, in order.
+template <typename T>
+static std::vector<T *> children(antlr4::ParserRuleContext *ctx, size_t rule) {
+  std::vector<T *> out;
+  if (!ctx)
+    return out;
+  for (antlr4::tree::ParseTree *c : ctx->children)
+    if (!isTerminal(c) &&
+        static_cast<antlr4::RuleContext *>(c)->getRuleIndex() == rule)
+      out.push_back(static_cast<T *>(c));
+  return out;
+}
+
+/// The tokens of a type among the direct children.
+static std::vector<antlr4::Token *> tokensOf(antlr4::ParserRuleContext *ctx,
+                                             size_t type) {
+  std::vector<antlr4::Token *> out;
+  for (antlr4::tree::ParseTree *c : ctx->children)
+    if (isTerminal(c)) {
+      antlr4::Token *t =
+          static_cast<antlr4::tree::TerminalNode *>(c)->getSymbol();
+      if (t->getType() == type)
+        out.push_back(t);
+    }
+  return out;
+}
+
+static bool hasToken(antlr4::ParserRuleContext *ctx, size_t type) {
+  for (antlr4::tree::ParseTree *c : ctx->children)
+    if (isTerminal(c) &&
+        static_cast<antlr4::tree::TerminalNode *>(c)->getSymbol()->getType() ==
+            type)
+      return true;
+  return false;
 }
 
 namespace {
@@ -173,7 +226,8 @@ public:
     // Tokens matched by the lexer span [start, stop] of the char stream; in
     // an ASCII buffer that is also their byte length.
     if (type != IterLexer::PROMPT_LINE && sources.isAscii(fileId))
-      return begin(token) + (token->getStopIndex() - token->getStartIndex() + 1);
+      return begin(token) +
+             (token->getStopIndex() - token->getStartIndex() + 1);
     return begin(token) + token->getText().size();
   }
   SourceRange range(antlr4::Token *token) const {
@@ -217,8 +271,9 @@ public:
   unsigned numReported = 0;
 
 protected:
-  void reportNoViableAlternative(antlr4::Parser *parser,
-                                 const antlr4::NoViableAltException &e) override {
+  void
+  reportNoViableAlternative(antlr4::Parser *parser,
+                            const antlr4::NoViableAltException &e) override {
     report(parser, e.getOffendingToken(), nullptr);
   }
 
@@ -228,8 +283,9 @@ protected:
     report(parser, e.getOffendingToken(), &expected);
   }
 
-  void reportFailedPredicate(antlr4::Parser *parser,
-                             const antlr4::FailedPredicateException &e) override {
+  void
+  reportFailedPredicate(antlr4::Parser *parser,
+                        const antlr4::FailedPredicateException &e) override {
     report(parser, e.getOffendingToken(), nullptr);
   }
 
@@ -289,15 +345,15 @@ private:
     antlr4::ParserRuleContext *ctx = parser->getContext();
     if (ctx && (ctx->getRuleIndex() == IterParser::RuleItem ||
                 ctx->getRuleIndex() == IterParser::RuleDeclaration)) {
-      auto b = diags.report(pos.getFileId(), range,
-                            diag::err_expected_declaration);
+      auto b =
+          diags.report(pos.getFileId(), range, diag::err_expected_declaration);
       b << found;
       if (offending->getType() == IterLexer::IDENT) {
-        std::string best = closestMatch(
-            offending->getText(),
-            {"vars", "presets", "prompt", "schema", "agent", "judge", "router",
-             "join", "human", "tool", "compute", "verify", "service",
-             "mcp_server", "workflow"});
+        std::string best =
+            closestMatch(offending->getText(),
+                         {"vars", "presets", "prompt", "schema", "agent",
+                          "judge", "router", "join", "human", "tool", "compute",
+                          "verify", "service", "mcp_server", "workflow"});
         if (!best.empty())
           b << FixIt(range, best);
       }
@@ -341,7 +397,8 @@ private:
   std::unique_ptr<ast::Decl> buildSchema(IterParser::SchemaDeclContext *ctx);
   std::unique_ptr<ast::Decl> buildNode(IterParser::NodeDeclContext *ctx);
   std::unique_ptr<ast::Decl> buildBlock(IterParser::BlockDeclContext *ctx);
-  std::unique_ptr<ast::Decl> buildWorkflow(IterParser::WorkflowDeclContext *ctx);
+  std::unique_ptr<ast::Decl>
+  buildWorkflow(IterParser::WorkflowDeclContext *ctx);
   ast::Edge buildEdge(IterParser::EdgeContext *ctx);
   ast::Property buildProperty(IterParser::PropertyContext *ctx);
   ast::Value buildValue(IterParser::ValueContext *ctx);
@@ -362,26 +419,35 @@ private:
 } // namespace
 
 std::unique_ptr<ast::Decl> AstBuilder::buildItem(IterParser::ItemContext *ctx) {
-  if (!ctx || !ctx->declaration())
+  if (!ctx ||
+      !child<IterParser::DeclarationContext>(ctx, IterParser::RuleDeclaration))
     return nullptr;
-  return buildDecl(ctx->declaration());
+  return buildDecl(
+      child<IterParser::DeclarationContext>(ctx, IterParser::RuleDeclaration));
 }
 
 std::unique_ptr<ast::Decl>
 AstBuilder::buildDecl(IterParser::DeclarationContext *ctx) {
-  if (auto *c = ctx->varsDecl())
+  if (auto *c =
+          child<IterParser::VarsDeclContext>(ctx, IterParser::RuleVarsDecl))
     return buildVars(c);
-  if (auto *c = ctx->presetsDecl())
+  if (auto *c = child<IterParser::PresetsDeclContext>(
+          ctx, IterParser::RulePresetsDecl))
     return buildPresets(c);
-  if (auto *c = ctx->promptDecl())
+  if (auto *c =
+          child<IterParser::PromptDeclContext>(ctx, IterParser::RulePromptDecl))
     return buildPrompt(c);
-  if (auto *c = ctx->schemaDecl())
+  if (auto *c =
+          child<IterParser::SchemaDeclContext>(ctx, IterParser::RuleSchemaDecl))
     return buildSchema(c);
-  if (auto *c = ctx->workflowDecl())
+  if (auto *c = child<IterParser::WorkflowDeclContext>(
+          ctx, IterParser::RuleWorkflowDecl))
     return buildWorkflow(c);
-  if (auto *c = ctx->nodeDecl())
+  if (auto *c =
+          child<IterParser::NodeDeclContext>(ctx, IterParser::RuleNodeDecl))
     return buildNode(c);
-  if (auto *c = ctx->blockDecl())
+  if (auto *c =
+          child<IterParser::BlockDeclContext>(ctx, IterParser::RuleBlockDecl))
     return buildBlock(c);
   return nullptr;
 }
@@ -404,17 +470,24 @@ ast::Name AstBuilder::buildName(IterParser::NameContext *ctx) {
 std::unique_ptr<ast::VarsDecl>
 AstBuilder::buildVars(IterParser::VarsDeclContext *ctx) {
   auto decl = std::make_unique<ast::VarsDecl>(pos.range(ctx));
-  decl->keywordRange = pos.range(ctx->VARS()->getSymbol());
-  for (auto *fieldCtx : ctx->varField()) {
+  decl->keywordRange = pos.range(ctx->getStart());
+  for (auto *fieldCtx :
+       children<IterParser::VarFieldContext>(ctx, IterParser::RuleVarField)) {
     ast::Field field;
-    field.name = buildName(fieldCtx->name());
+    field.name = buildName(
+        child<IterParser::NameContext>(fieldCtx, IterParser::RuleName));
     field.range = pos.range(fieldCtx);
-    if (fieldCtx->typeRef())
-      field.type = buildType(fieldCtx->typeRef());
-    if (fieldCtx->enumSuffix())
-      buildEnum(fieldCtx->enumSuffix(), field);
-    if (fieldCtx->value())
-      field.defaultValue = buildValue(fieldCtx->value());
+    if (child<IterParser::TypeRefContext>(fieldCtx, IterParser::RuleTypeRef))
+      field.type = buildType(
+          child<IterParser::TypeRefContext>(fieldCtx, IterParser::RuleTypeRef));
+    if (child<IterParser::EnumSuffixContext>(fieldCtx,
+                                             IterParser::RuleEnumSuffix))
+      buildEnum(child<IterParser::EnumSuffixContext>(
+                    fieldCtx, IterParser::RuleEnumSuffix),
+                field);
+    if (child<IterParser::ValueContext>(fieldCtx, IterParser::RuleValue))
+      field.defaultValue = buildValue(
+          child<IterParser::ValueContext>(fieldCtx, IterParser::RuleValue));
     decl->vars.push_back(std::move(field));
   }
   return decl;
@@ -424,12 +497,15 @@ AstBuilder::buildVars(IterParser::VarsDeclContext *ctx) {
 std::unique_ptr<ast::Decl>
 AstBuilder::buildPresets(IterParser::PresetsDeclContext *ctx) {
   auto decl = std::make_unique<ast::PresetsDecl>(pos.range(ctx));
-  decl->keywordRange = pos.range(ctx->PRESETS()->getSymbol());
-  for (auto *presetCtx : ctx->preset()) {
+  decl->keywordRange = pos.range(ctx->getStart());
+  for (auto *presetCtx :
+       children<IterParser::PresetContext>(ctx, IterParser::RulePreset)) {
     ast::Preset preset;
-    preset.name = buildName(presetCtx->name());
+    preset.name = buildName(
+        child<IterParser::NameContext>(presetCtx, IterParser::RuleName));
     preset.range = pos.range(presetCtx);
-    for (auto *propCtx : presetCtx->property())
+    for (auto *propCtx : children<IterParser::PropertyContext>(
+             presetCtx, IterParser::RuleProperty))
       preset.values.push_back(buildProperty(propCtx));
     decl->presets.push_back(std::move(preset));
   }
@@ -440,16 +516,17 @@ AstBuilder::buildPresets(IterParser::PresetsDeclContext *ctx) {
 std::unique_ptr<ast::Decl>
 AstBuilder::buildPrompt(IterParser::PromptDeclContext *ctx) {
   auto decl = std::make_unique<ast::PromptDecl>(pos.range(ctx));
-  decl->keywordRange = pos.range(ctx->PROMPT()->getSymbol());
-  decl->name = buildName(ctx->name());
-  for (auto *line : ctx->PROMPT_LINE()) {
-    antlr4::Token *token = line->getSymbol();
+  decl->keywordRange = pos.range(ctx->getStart());
+  decl->name =
+      buildName(child<IterParser::NameContext>(ctx, IterParser::RuleName));
+  for (antlr4::Token *token : tokensOf(ctx, IterLexer::PROMPT_LINE)) {
     ast::PromptLine pl;
     pl.text = token->getText();
     pl.offset = pos.begin(token);
     decl->lines.push_back(std::move(pl));
   }
-  if (decl->lines.empty() && ctx->name())
+  if (decl->lines.empty() &&
+      child<IterParser::NameContext>(ctx, IterParser::RuleName))
     diags.report(fileId, decl->name.range, diag::err_empty_prompt)
         << decl->name.text;
   return decl;
@@ -459,16 +536,23 @@ AstBuilder::buildPrompt(IterParser::PromptDeclContext *ctx) {
 std::unique_ptr<ast::Decl>
 AstBuilder::buildSchema(IterParser::SchemaDeclContext *ctx) {
   auto decl = std::make_unique<ast::SchemaDecl>(pos.range(ctx));
-  decl->keywordRange = pos.range(ctx->SCHEMA()->getSymbol());
-  decl->name = buildName(ctx->name());
-  for (auto *fieldCtx : ctx->schemaField()) {
+  decl->keywordRange = pos.range(ctx->getStart());
+  decl->name =
+      buildName(child<IterParser::NameContext>(ctx, IterParser::RuleName));
+  for (auto *fieldCtx : children<IterParser::SchemaFieldContext>(
+           ctx, IterParser::RuleSchemaField)) {
     ast::Field field;
-    field.name = buildName(fieldCtx->name());
+    field.name = buildName(
+        child<IterParser::NameContext>(fieldCtx, IterParser::RuleName));
     field.range = pos.range(fieldCtx);
-    if (fieldCtx->typeRef())
-      field.type = buildType(fieldCtx->typeRef());
-    if (fieldCtx->enumSuffix())
-      buildEnum(fieldCtx->enumSuffix(), field);
+    if (child<IterParser::TypeRefContext>(fieldCtx, IterParser::RuleTypeRef))
+      field.type = buildType(
+          child<IterParser::TypeRefContext>(fieldCtx, IterParser::RuleTypeRef));
+    if (child<IterParser::EnumSuffixContext>(fieldCtx,
+                                             IterParser::RuleEnumSuffix))
+      buildEnum(child<IterParser::EnumSuffixContext>(
+                    fieldCtx, IterParser::RuleEnumSuffix),
+                field);
     decl->fields.push_back(std::move(field));
   }
   return decl;
@@ -477,8 +561,9 @@ AstBuilder::buildSchema(IterParser::SchemaDeclContext *ctx) {
 /// type ::= name ['[]']
 ast::TypeRef AstBuilder::buildType(IterParser::TypeRefContext *ctx) {
   ast::TypeRef type;
-  type.name = buildName(ctx->name());
-  type.list = ctx->LIST_SUFFIX() != nullptr;
+  type.name =
+      buildName(child<IterParser::NameContext>(ctx, IterParser::RuleName));
+  type.list = hasToken(ctx, IterLexer::LIST_SUFFIX);
   type.range = pos.range(ctx);
   return type;
 }
@@ -487,12 +572,14 @@ ast::TypeRef AstBuilder::buildType(IterParser::TypeRefContext *ctx) {
 void AstBuilder::buildEnum(IterParser::EnumSuffixContext *ctx,
                            ast::Field &field) {
   field.hasEnum = true;
-  ast::Name keyword = buildName(ctx->name());
+  ast::Name keyword =
+      buildName(child<IterParser::NameContext>(ctx, IterParser::RuleName));
   if (keyword.text != "enum")
     diags.report(fileId, keyword.range, diag::err_expected_token)
-        << "'enum'" << "name '" + keyword.text + "'"
-        << FixIt(keyword.range, "enum");
-  for (auto *valueCtx : ctx->value())
+        << "'enum'"
+        << "name '" + keyword.text + "'" << FixIt(keyword.range, "enum");
+  for (auto *valueCtx :
+       children<IterParser::ValueContext>(ctx, IterParser::RuleValue))
     field.enumValues.push_back(buildValue(valueCtx));
 }
 
@@ -500,10 +587,12 @@ void AstBuilder::buildEnum(IterParser::EnumSuffixContext *ctx,
 std::unique_ptr<ast::Decl>
 AstBuilder::buildNode(IterParser::NodeDeclContext *ctx) {
   auto decl = std::make_unique<ast::NodeDecl>(pos.range(ctx));
-  decl->keywordRange = pos.range(ctx->nodeKeyword()->getStart());
-  decl->keyword = ctx->nodeKeyword()->getText();
-  decl->name = buildName(ctx->name());
-  for (auto *propCtx : ctx->property())
+  decl->keywordRange = pos.range(ctx->getStart());
+  decl->keyword = ctx->getStart()->getText();
+  decl->name =
+      buildName(child<IterParser::NameContext>(ctx, IterParser::RuleName));
+  for (auto *propCtx :
+       children<IterParser::PropertyContext>(ctx, IterParser::RuleProperty))
     decl->properties.push_back(buildProperty(propCtx));
   return decl;
 }
@@ -514,26 +603,33 @@ AstBuilder::buildBlock(IterParser::BlockDeclContext *ctx) {
   auto decl = std::make_unique<ast::BlockDecl>(pos.range(ctx));
   decl->keywordRange = pos.range(ctx->getStart());
   decl->keyword = ctx->getStart()->getText();
-  for (auto *propCtx : ctx->property())
+  for (auto *propCtx :
+       children<IterParser::PropertyContext>(ctx, IterParser::RuleProperty))
     decl->properties.push_back(buildProperty(propCtx));
   return decl;
 }
 
-/// workflowDecl ::= 'workflow' name ':' NEWLINE INDENT (property | edge)+ DEDENT
+/// workflowDecl ::= 'workflow' name ':' NEWLINE INDENT (property | edge)+
+/// DEDENT
 std::unique_ptr<ast::Decl>
 AstBuilder::buildWorkflow(IterParser::WorkflowDeclContext *ctx) {
   auto decl = std::make_unique<ast::WorkflowDecl>(pos.range(ctx));
-  decl->keywordRange = pos.range(ctx->WORKFLOW()->getSymbol());
-  decl->name = buildName(ctx->name());
-  for (auto *itemCtx : ctx->workflowItem()) {
+  decl->keywordRange = pos.range(ctx->getStart());
+  decl->name =
+      buildName(child<IterParser::NameContext>(ctx, IterParser::RuleName));
+  for (auto *itemCtx : children<IterParser::WorkflowItemContext>(
+           ctx, IterParser::RuleWorkflowItem)) {
     using Kind = ast::WorkflowDecl::Item::Kind;
-    if (auto *varsCtx = itemCtx->varsDecl()) {
+    if (auto *varsCtx = child<IterParser::VarsDeclContext>(
+            itemCtx, IterParser::RuleVarsDecl)) {
       decl->items.push_back({Kind::Vars, decl->vars.size()});
       decl->vars.push_back(buildVars(varsCtx));
-    } else if (auto *edgeCtx = itemCtx->edge()) {
+    } else if (auto *edgeCtx = child<IterParser::EdgeContext>(
+                   itemCtx, IterParser::RuleEdge)) {
       decl->items.push_back({Kind::Edge, decl->edges.size()});
       decl->edges.push_back(buildEdge(edgeCtx));
-    } else if (auto *propCtx = itemCtx->property()) {
+    } else if (auto *propCtx = child<IterParser::PropertyContext>(
+                   itemCtx, IterParser::RuleProperty)) {
       decl->items.push_back({Kind::Property, decl->properties.size()});
       decl->properties.push_back(buildProperty(propCtx));
     }
@@ -550,17 +646,17 @@ ast::Edge AstBuilder::buildEdge(IterParser::EdgeContext *ctx) {
   edge.dst = buildName(ctx->dst);
   edge.range = pos.range(ctx);
   auto duplicate = [&](antlr4::ParserRuleContext *clause, const char *what) {
-    diags.report(fileId, pos.range(clause), diag::err_duplicate_clause)
-        << what;
+    diags.report(fileId, pos.range(clause), diag::err_duplicate_clause) << what;
   };
-  for (auto *clause : ctx->edgeClause()) {
+  for (auto *clause : children<IterParser::EdgeClauseContext>(
+           ctx, IterParser::RuleEdgeClause)) {
     if (auto *c = exactCast<IterParser::WhenFieldContext>(clause)) {
       if (edge.when) {
         duplicate(c, "when");
         continue;
       }
       ast::WhenClause when;
-      when.negated = c->NOT() != nullptr;
+      when.negated = hasToken(c, IterLexer::NOT);
       when.field = buildName(c->cond);
       when.range = pos.range(c);
       edge.when = std::move(when);
@@ -571,7 +667,7 @@ ast::Edge AstBuilder::buildEdge(IterParser::EdgeContext *ctx) {
       }
       ast::WhenClause when;
       when.isExpr = true;
-      when.negated = c->NOT() != nullptr;
+      when.negated = hasToken(c, IterLexer::NOT);
       when.expr = stringValue(c->expr, c->expr->getType() == IterLexer::STRING
                                            ? ast::Value::StringForm::Quoted
                                            : ast::Value::StringForm::Raw);
@@ -605,28 +701,32 @@ ast::Edge AstBuilder::buildEdge(IterParser::EdgeContext *ctx) {
       }
       ast::WithClause with;
       with.range = pos.range(c);
-      if (c->map())
-        with.entries = buildMap(c->map());
+      if (child<IterParser::MapContext>(c, IterParser::RuleMap))
+        with.entries =
+            buildMap(child<IterParser::MapContext>(c, IterParser::RuleMap));
       edge.with = std::move(with);
     }
   }
   return edge;
 }
 
-/// property ::= name ':' value NEWLINE | name ':' NEWLINE INDENT property+ DEDENT
+/// property ::= name ':' value NEWLINE | name ':' NEWLINE INDENT property+
+/// DEDENT
 ast::Property AstBuilder::buildProperty(IterParser::PropertyContext *ctx) {
   ast::Property prop;
   prop.range = pos.range(ctx);
   if (auto *c = exactCast<IterParser::ValuePropertyContext>(ctx)) {
     prop.key = buildName(c->key);
-    if (c->value())
-      prop.value = buildValue(c->value());
+    if (child<IterParser::ValueContext>(c, IterParser::RuleValue))
+      prop.value =
+          buildValue(child<IterParser::ValueContext>(c, IterParser::RuleValue));
     return prop;
   }
   if (auto *c = exactCast<IterParser::BlockPropertyContext>(ctx)) {
     prop.key = buildName(c->key);
     prop.isBlock = true;
-    for (auto *child : c->property())
+    for (auto *child :
+         children<IterParser::PropertyContext>(c, IterParser::RuleProperty))
       prop.children.push_back(buildProperty(child));
   }
   return prop;
@@ -635,12 +735,14 @@ ast::Property AstBuilder::buildProperty(IterParser::PropertyContext *ctx) {
 /// map ::= '{' (name ':' value (','? name ':' value)* ','?)? '}'
 std::vector<ast::MapEntry> AstBuilder::buildMap(IterParser::MapContext *ctx) {
   std::vector<ast::MapEntry> entries;
-  for (auto *entryCtx : ctx->mapEntry()) {
+  for (auto *entryCtx :
+       children<IterParser::MapEntryContext>(ctx, IterParser::RuleMapEntry)) {
     ast::MapEntry entry;
     entry.key = buildName(entryCtx->key);
     entry.value = std::make_unique<ast::Value>();
-    if (entryCtx->value())
-      *entry.value = buildValue(entryCtx->value());
+    if (child<IterParser::ValueContext>(entryCtx, IterParser::RuleValue))
+      *entry.value = buildValue(
+          child<IterParser::ValueContext>(entryCtx, IterParser::RuleValue));
     entries.push_back(std::move(entry));
   }
   return entries;
@@ -717,11 +819,11 @@ ast::Value AstBuilder::numberValue(antlr4::Token *token, bool isFloat) {
   }
   v.kind = ast::Value::Kind::Int;
   const char *first = v.text.data();
-  auto result =
-      std::from_chars(first, first + v.text.size(), v.intValue);
+  auto result = std::from_chars(first, first + v.text.size(), v.intValue);
   if (result.ec != std::errc())
     diags.report(fileId, v.range, diag::err_invalid_value)
-        << v.text << "integer" << "an integer that fits in 64 bits";
+        << v.text << "integer"
+        << "an integer that fits in 64 bits";
   return v;
 }
 
@@ -730,32 +832,33 @@ ast::Value AstBuilder::numberValue(antlr4::Token *token, bool isFloat) {
 ast::Value AstBuilder::buildValue(IterParser::ValueContext *ctx) {
   using Form = ast::Value::StringForm;
   if (auto *c = exactCast<IterParser::StringValueContext>(ctx))
-    return stringValue(c->STRING()->getSymbol(), Form::Quoted);
+    return stringValue(c->getStart(), Form::Quoted);
   if (auto *c = exactCast<IterParser::RawStringValueContext>(ctx))
-    return stringValue(c->RAW_STRING()->getSymbol(), Form::Raw);
+    return stringValue(c->getStart(), Form::Raw);
   if (auto *c = exactCast<IterParser::BlockStringValueContext>(ctx)) {
-    if (c->BLOCK_STRING())
-      return stringValue(c->BLOCK_STRING()->getSymbol(), Form::Block);
+    std::vector<antlr4::Token *> block = tokensOf(c, IterLexer::BLOCK_STRING);
+    if (!block.empty())
+      return stringValue(block[0], Form::Block);
     ast::Value v;
     v.form = Form::Block;
     v.range = pos.range(ctx);
     return v;
   }
   if (auto *c = exactCast<IterParser::IntValueContext>(ctx))
-    return numberValue(c->INT()->getSymbol(), false);
+    return numberValue(c->getStart(), false);
   if (auto *c = exactCast<IterParser::FloatValueContext>(ctx))
-    return numberValue(c->FLOAT()->getSymbol(), true);
+    return numberValue(c->getStart(), true);
   ast::Value v;
   v.range = pos.range(ctx);
   if (auto *c = exactCast<IterParser::BoolValueContext>(ctx)) {
     v.kind = ast::Value::Kind::Bool;
-    v.boolValue = c->TRUE() != nullptr;
+    v.boolValue = hasToken(c, IterLexer::TRUE);
     v.text = v.boolValue ? "true" : "false";
     return v;
   }
   if (auto *c = exactCast<IterParser::RefValueContext>(ctx)) {
     v.kind = ast::Value::Kind::Ref;
-    auto *ref = c->ref();
+    auto *ref = child<IterParser::RefContext>(c, IterParser::RuleRef);
     for (auto *child : ref->children) {
       auto *terminal = dynamic_cast<antlr4::tree::TerminalNode *>(child);
       if (terminal && terminal->getSymbol()->getType() == IterLexer::DOT)
@@ -778,13 +881,15 @@ ast::Value AstBuilder::buildValue(IterParser::ValueContext *ctx) {
   }
   if (auto *c = exactCast<IterParser::ListValueContext>(ctx)) {
     v.kind = ast::Value::Kind::List;
-    for (auto *item : c->list()->value())
+    for (auto *item : children<IterParser::ValueContext>(
+             child<IterParser::ListContext>(c, IterParser::RuleList),
+             IterParser::RuleValue))
       v.items.push_back(buildValue(item));
     return v;
   }
   if (auto *c = exactCast<IterParser::MapValueContext>(ctx)) {
     v.kind = ast::Value::Kind::Map;
-    v.entries = buildMap(c->map());
+    v.entries = buildMap(child<IterParser::MapContext>(c, IterParser::RuleMap));
     return v;
   }
   return v;
@@ -839,8 +944,8 @@ static void collectComments(const SourceManager &sources, unsigned fileId,
     std::string_view line = sources.getLineText(fileId, token->getLine());
     std::string_view before = line.substr(
         0, std::min<size_t>(line.size(),
-                            comment.offset -
-                                sources.getLineStart(fileId, token->getLine())));
+                            comment.offset - sources.getLineStart(
+                                                 fileId, token->getLine())));
     comment.ownLine =
         before.find_first_not_of(" \t\f") == std::string_view::npos;
     file.comments.push_back(std::move(comment));
@@ -890,8 +995,8 @@ struct Chunk {
 /// ends in an unterminated raw string) and the file is then parsed whole.
 std::vector<Chunk> splitChunks(const SourceManager &sources, unsigned fileId) {
   static const char *keywords[] = {
-      "vars",  "presets", "prompt",  "schema", "agent",      "judge",
-      "router", "join",   "human",   "tool",   "compute",    "verify",
+      "vars",    "presets",    "prompt",   "schema",      "agent",   "judge",
+      "router",  "join",       "human",    "tool",        "compute", "verify",
       "service", "mcp_server", "workflow", "attachments", "cursor"};
   std::string_view text = sources.getText(fileId);
   std::vector<Chunk> chunks(1);
@@ -928,9 +1033,9 @@ bool leadingStrictEscapes(std::string_view text) {
   size_t pos = 0;
   for (unsigned line = 0; line < 32 && pos < text.size(); ++line) {
     size_t eol = text.find('\n', pos);
-    std::string_view l = text.substr(
-        pos, eol == std::string_view::npos ? std::string_view::npos
-                                           : eol - pos);
+    std::string_view l =
+        text.substr(pos, eol == std::string_view::npos ? std::string_view::npos
+                                                       : eol - pos);
     pos = eol == std::string_view::npos ? text.size() : eol + 1;
     size_t first = l.find_first_not_of(" \t\r");
     if (first == std::string_view::npos)
@@ -1037,8 +1142,7 @@ std::unique_ptr<ast::File> iterc::parseFile(const SourceManager &sources,
     static const char hex[] = "0123456789ABCDEF";
     unsigned char c = text[bad];
     std::string byte{hex[c >> 4], hex[c & 15]};
-    diags.report(fileId, SourceRange(bad, bad + 1), diag::err_not_utf8)
-        << byte;
+    diags.report(fileId, SourceRange(bad, bad + 1), diag::err_not_utf8) << byte;
     return nullptr;
   }
 
