@@ -67,9 +67,11 @@ nodeKeyword
   | SERVICE | MCP_SERVER | CURSOR
   ;
 
-/// blockDecl ::= 'attachments' ':' NEWLINE INDENT property* DEDENT
-/// Top-level blocks that iterc recognises without implementing.
-blockDecl : ATTACHMENTS COLON NEWLINE (INDENT (property | NEWLINE)+ DEDENT)? ;
+/// blockDecl ::= name ':' NEWLINE INDENT property* DEDENT
+/// Any other top-level block (`attachments:`, `secrets:`, ...): semantic
+/// analysis names the Iterion features iterc does not implement and rejects
+/// the rest, instead of the parser failing on them.
+blockDecl : name COLON NEWLINE (INDENT (property | NEWLINE)+ DEDENT)? ;
 
 /// workflowDecl ::= 'workflow' name ':' NEWLINE INDENT (property | edge)+ DEDENT
 workflowDecl

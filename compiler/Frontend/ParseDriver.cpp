@@ -311,6 +311,9 @@ protected:
     if (type == IterLexer::NEWLINE || type == IterLexer::INDENT ||
         type == IterLexer::DEDENT)
       return nullptr;
+    antlr4::ParserRuleContext *ctx = parser->getContext();
+    if (ctx && ctx->getRuleIndex() == IterParser::RuleBlockDecl)
+      return nullptr;
     return antlr4::DefaultErrorStrategy::singleTokenDeletion(parser);
   }
 
@@ -343,8 +346,17 @@ private:
     }
     std::string found = describeToken(vocab, offending);
     antlr4::ParserRuleContext *ctx = parser->getContext();
+    // A line such as `agnet a:` starts like a generic top-level block; what
+    // is wrong is the first word, so say that.
+    if (ctx && ctx->getRuleIndex() == IterParser::RuleBlockDecl &&
+        ctx->getStart()) {
+      offending = ctx->getStart();
+      range = pos.range(offending);
+      found = describeToken(vocab, offending);
+    }
     if (ctx && (ctx->getRuleIndex() == IterParser::RuleItem ||
-                ctx->getRuleIndex() == IterParser::RuleDeclaration)) {
+                ctx->getRuleIndex() == IterParser::RuleDeclaration ||
+                ctx->getRuleIndex() == IterParser::RuleBlockDecl)) {
       auto b =
           diags.report(pos.getFileId(), range, diag::err_expected_declaration);
       b << found;
@@ -1075,6 +1087,7 @@ void parseChunk(const SourceManager &sources, unsigned fileId,
     while (tokens.LA(1) != antlr4::Token::EOF) {
       size_t start = tokens.index();
       IterParser::ItemContext *item = nullptr;
+      unsigned errorsBefore = recovering->numReported;
       parser.setErrorHandler(bail);
       interp->setPredictionMode(antlr4::atn::PredictionMode::SLL);
       try {
@@ -1097,7 +1110,12 @@ void parseChunk(const SourceManager &sources, unsigned fileId,
         }
       }
       if (item) {
-        if (std::unique_ptr<ast::Decl> decl = builder.buildItem(item))
+        std::unique_ptr<ast::Decl> decl = builder.buildItem(item);
+        // A misspelt declaration parsed as a generic block has been
+        // reported as such; do not report it a second time.
+        bool dropped = decl && decl->getKind() == ast::Decl::Kind::Block &&
+                       errorsBefore != recovering->numReported;
+        if (decl && !dropped)
           chunk.decls.push_back(std::move(decl));
       }
       parser.getTreeTracker().reset();

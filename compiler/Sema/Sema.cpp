@@ -711,9 +711,18 @@ void Sema::collect() {
       break;
     case ast::Decl::Kind::Block: {
       const auto &block = static_cast<const ast::BlockDecl &>(decl);
-      report(decl.keywordRange, diag::err_unsupported_feature)
-          << ("'" + block.keyword + "'")
-          << "a compiled workflow takes its inputs as variables";
+      if (block.keyword == "attachments")
+        report(decl.keywordRange, diag::err_unsupported_feature)
+            << "'attachments'"
+            << "a compiled workflow takes its inputs as variables";
+      else if (block.keyword == "secrets")
+        report(decl.keywordRange, diag::err_unsupported_feature)
+            << "'secrets'"
+            << "declare the value as a variable and pass it from the "
+               "environment with ${NAME}";
+      else
+        report(decl.keywordRange, diag::err_unknown_declaration)
+            << block.keyword;
       break;
     }
     case ast::Decl::Kind::Workflow: {
@@ -992,6 +1001,10 @@ void Sema::lowerAgentLike(const ast::NodeDecl &decl, ir::Node &node,
       node.session = ir::SessionMode::ArtifactsOnly;
     else if (text == "inherit_if_available")
       node.session = ir::SessionMode::InheritIfAvailable;
+    else if (text == "persist")
+      report(p.value.range, diag::err_unsupported_feature)
+          << "'session: persist'"
+          << "pass what the node must remember through its input";
     else
       invalidValue(p, "fresh, inherit, fork, artifacts_only or "
                       "inherit_if_available");
@@ -1105,6 +1118,10 @@ void Sema::lowerNode(const ast::NodeDecl &decl, ir::Node &node) {
           node.routerMode = ir::RouterMode::RoundRobin;
         else if (text == "llm")
           node.routerMode = ir::RouterMode::Llm;
+        else if (text == "fan_out_each")
+          report(p.value.range, diag::err_unsupported_feature)
+              << "'mode: fan_out_each'"
+              << "fan out with 'fan_out_all' over one edge per branch";
         else
           invalidValue(p, "fan_out_all, condition, round_robin or llm");
       } else if (key == "multi") {
