@@ -116,7 +116,8 @@ list : LBRACK (value (COMMA value)* COMMA?)? RBRACK | LIST_SUFFIX ;
 /// Inline map; commas are optional and it may span lines.
 map : LBRACE (mapEntry (COMMA? mapEntry)* COMMA?)? RBRACE ;
 
-mapEntry : key=name COLON value ;
+/// A key is a name or a quoted string (`"Content-Type": "..."`).
+mapEntry : (key=name | quotedKey=STRING) COLON value ;
 
 /// Every keyword is also a valid name.
 name

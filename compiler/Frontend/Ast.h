@@ -33,6 +33,7 @@ struct Value;
 
 struct MapEntry {
   Name key;
+  bool quotedKey = false;  ///< Written as a string (`"Content-Type": ...`).
   std::unique_ptr<Value> value;
 };
 

@@ -393,7 +393,7 @@ public:
   AstBuilder(const SourceManager &sources, unsigned fileId,
              DiagnosticEngine &diags, bool strictEscapes,
              antlr4::TokenStream *tokens)
-      : sources(sources), pos(sources, fileId), fileId(fileId), diags(diags),
+      : pos(sources, fileId), fileId(fileId), diags(diags),
         strictEscapes(strictEscapes) {
     pos.setTokens(tokens);
   }
@@ -421,7 +421,6 @@ private:
   ast::Value stringValue(antlr4::Token *token, ast::Value::StringForm form);
   ast::Value numberValue(antlr4::Token *token, bool isFloat);
 
-  const SourceManager &sources;
   Positions pos;
   unsigned fileId;
   DiagnosticEngine &diags;
@@ -750,7 +749,15 @@ std::vector<ast::MapEntry> AstBuilder::buildMap(IterParser::MapContext *ctx) {
   for (auto *entryCtx :
        children<IterParser::MapEntryContext>(ctx, IterParser::RuleMapEntry)) {
     ast::MapEntry entry;
-    entry.key = buildName(entryCtx->key);
+    if (entryCtx->quotedKey) {
+      ast::Value key =
+          stringValue(entryCtx->quotedKey, ast::Value::StringForm::Quoted);
+      entry.key.text = key.text;
+      entry.key.range = key.range;
+      entry.quotedKey = true;
+    } else {
+      entry.key = buildName(entryCtx->key);
+    }
     entry.value = std::make_unique<ast::Value>();
     if (child<IterParser::ValueContext>(entryCtx, IterParser::RuleValue))
       *entry.value = buildValue(

@@ -151,7 +151,11 @@ private:
         }
         if (!matched) {
           t.end = i + 1;
-          fail(std::string("unexpected character '") + c + "'", t);
+          fail(std::string("unexpected character '") + c + "'" +
+                   (c == '\\' ? "; write strings inside an expression in "
+                                 "single quotes, e.g. 'x'"
+                               : ""),
+               t);
           return false;
         }
       }

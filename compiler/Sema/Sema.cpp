@@ -412,6 +412,11 @@ bool Sema::parseDuration(const Property &p, int64_t &ms) {
   std::string text;
   if (!p.isBlock && p.value.kind == Value::Kind::Int) {
     // A bare integer is seconds.
+    constexpr int64_t maxSeconds = int64_t(1e12);
+    if (p.value.intValue > maxSeconds || p.value.intValue < -maxSeconds) {
+      report(p.value.range, diag::err_bad_duration) << p.value.text;
+      return false;
+    }
     ms = p.value.intValue * 1000;
     return true;
   }
@@ -1286,6 +1291,10 @@ void Sema::lowerNode(const ast::NodeDecl &decl, ir::Node &node) {
     }
     if ((command != nullptr) == (script != nullptr))
       report(decl.name.range, diag::err_tool_command_and_script) << node.name;
+    if (!node.language.empty() && !script)
+      if (const Property *language = decl.find("language"))
+        invalidValue(*language, "no language: 'language' applies only to "
+                                "a 'script'");
     if (command && !node.command.hasRefs()) {
       static const std::set<std::string> builtins = {"privacy_filter",
                                                      "privacy_unfilter"};
@@ -1457,12 +1466,7 @@ void Sema::lowerNode(const ast::NodeDecl &decl, ir::Node &node) {
                 check.name = j.key.text;
                 check.source = source;
                 check.range = j.range;
-                ir::ExprError error;
-                check.expr = ir::parseExpr(j.value.text, j.value.contentOffset,
-                                           j.value.offsetsExact, j.value.range,
-                                           error);
-                if (!check.expr)
-                  report(error.range, diag::err_expr_parse) << error.message;
+                check.expr = makeExpr(j.value);
                 http.expectJson.emplace_back(j.key.text, std::move(check));
               }
             } else if (hk == "timeout") {
@@ -1598,12 +1602,23 @@ void Sema::lowerService(const ast::NodeDecl &decl) {
         svc.ports.push_back(port);
       }
     } else if (key == "env") {
+      auto addEnv = [&](const ast::Name &k, const Value &v, bool block) {
+        if (block || (!v.isString() && !v.isNumber() &&
+                      v.kind != Value::Kind::Bool &&
+                      v.kind != Value::Kind::Ref)) {
+          report(block ? k.range : v.range, diag::err_invalid_value)
+              << (block ? std::string("a block") : describeValue(v)) << k.text
+              << "a string";
+          return;
+        }
+        svc.env.emplace_back(k.text, v.text);
+      };
       if (p.isBlock) {
         for (const Property &c : p.children)
-          svc.env.emplace_back(c.key.text, c.value.text);
+          addEnv(c.key, c.value, c.isBlock);
       } else if (p.value.kind == Value::Kind::Map) {
         for (const ast::MapEntry &e : p.value.entries)
-          svc.env.emplace_back(e.key.text, e.value->text);
+          addEnv(e.key, *e.value, false);
       } else {
         invalidValue(p, "a map such as { LOG_LEVEL: \"debug\" }");
       }
@@ -1626,7 +1641,8 @@ void Sema::lowerService(const ast::NodeDecl &decl) {
           if (parseDuration(h, ms))
             health.timeoutMs = ms;
         } else if (h.key.text == "retries") {
-          wantInt(h, health.retries);
+          if (wantInt(h, health.retries) && health.retries < 0)
+            invalidValue(h, "a non-negative integer");
         } else {
           unknownProperty(h, "a health check",
                           {"http", "command", "interval", "timeout",
@@ -1835,8 +1851,15 @@ void Sema::lowerEdge(const ast::Edge &e) {
 void Sema::lowerNoProgress(const Property &p) {
   if (!wantBlock(p))
     return;
-  for (const Property &c : p.children)
+  std::set<std::string> seen;
+  for (const Property &c : p.children) {
+    if (!seen.insert(c.key.text).second) {
+      report(c.key.range, diag::err_duplicate_decl)
+          << "no_progress entry" << c.key.text;
+      continue;
+    }
     noProgressProps.emplace_back(&c, c.key.text);
+  }
 }
 
 void Sema::lowerWorkflow(const ast::WorkflowDecl &decl) {

@@ -58,6 +58,7 @@ private:
                 const std::vector<ast::MapEntry> &entries, SourceRange range,
                 const std::string &tail);
   std::string inlineValue(const ast::Value &v) const;
+  std::string keyText(const ast::MapEntry &entry) const;
   std::string inlineMap(const std::vector<ast::MapEntry> &entries) const;
   std::string stringText(const ast::Value &v) const;
   bool needsLines(const ast::Value &v) const;
@@ -214,6 +215,14 @@ bool Printer::hasCommentIn(SourceRange range) const {
 // Values
 //===----------------------------------------------------------------------===//
 
+std::string Printer::keyText(const ast::MapEntry &entry) const {
+  if (!entry.quotedKey)
+    return entry.key.text;
+  ast::Value asString;
+  asString.text = entry.key.text;
+  return stringText(asString);
+}
+
 std::string Printer::stringText(const ast::Value &v) const {
   if (v.form == ast::Value::StringForm::Raw)
     return "`" + v.text + "`";
@@ -283,7 +292,7 @@ Printer::inlineMap(const std::vector<ast::MapEntry> &entries) const {
   for (size_t i = 0; i < entries.size(); ++i) {
     if (i > 0)
       s += ", ";
-    s += entries[i].key.text + ": ";
+    s += keyText(entries[i]) + ": ";
     if (entries[i].value)
       s += inlineValue(*entries[i].value);
   }
@@ -369,7 +378,7 @@ void Printer::printMap(uint32_t anchor, unsigned indent,
     bool block =
         value.isString() && value.form == ast::Value::StringForm::Block;
     bool comma = i + 1 < entries.size() && !block;
-    printValue(entry.key.range.begin, indent + 1, entry.key.text + ": ", value,
+    printValue(entry.key.range.begin, indent + 1, keyText(entry) + ": ", value,
                comma ? "," : "");
   }
   emit(range.end > range.begin ? range.end - 1 : range.end, indent,
