@@ -53,33 +53,9 @@ struct DocFence {
 /// The bodies of the ```iter wrong and ```iter right fences of a doc.
 std::vector<DocFence> exampleFences(const std::string &markdown) {
   std::vector<DocFence> fences;
-  std::istringstream in(markdown);
-  std::string line;
-  unsigned lineNo = 0;
-  bool inside = false, wanted = false;
-  DocFence current;
-  while (std::getline(in, line)) {
-    ++lineNo;
-    if (!line.empty() && line.back() == '\r')
-      line.pop_back();
-    if (line.rfind("```", 0) == 0) {
-      if (!inside) {
-        inside = true;
-        std::string info = line.substr(3);
-        while (!info.empty() && info.back() == ' ')
-          info.pop_back();
-        wanted = info == "iter wrong" || info == "iter right";
-        current = DocFence{lineNo, wanted ? info.substr(5) : "", ""};
-      } else {
-        inside = false;
-        if (wanted)
-          fences.push_back(current);
-      }
-      continue;
-    }
-    if (inside && wanted)
-      current.text += line + "\n";
-  }
+  for (const MarkdownFence &f : markdownFences(markdown))
+    if (f.info == "iter wrong" || f.info == "iter right")
+      fences.push_back(DocFence{f.line, f.info.substr(5), f.text});
   return fences;
 }
 

@@ -26,33 +26,9 @@ struct Fence {
 /// The bodies of every fence whose info string is exactly `iter`.
 std::vector<Fence> iterFences(const std::string &markdown) {
   std::vector<Fence> fences;
-  std::istringstream in(markdown);
-  std::string line;
-  unsigned lineNo = 0;
-  bool inside = false, wanted = false;
-  Fence current;
-  while (std::getline(in, line)) {
-    ++lineNo;
-    if (!line.empty() && line.back() == '\r')
-      line.pop_back();
-    if (line.rfind("```", 0) == 0) {
-      if (!inside) {
-        inside = true;
-        std::string info = line.substr(3);
-        while (!info.empty() && info.back() == ' ')
-          info.pop_back();
-        wanted = info == "iter";
-        current = Fence{lineNo, ""};
-      } else {
-        inside = false;
-        if (wanted)
-          fences.push_back(current);
-      }
-      continue;
-    }
-    if (inside && wanted)
-      current.text += line + "\n";
-  }
+  for (const MarkdownFence &f : markdownFences(markdown))
+    if (f.info == "iter")
+      fences.push_back(Fence{f.line, f.text});
   return fences;
 }
 

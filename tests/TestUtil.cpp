@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <sstream>
 
 using namespace iterc;
 using namespace iterc::test;
@@ -64,4 +65,36 @@ std::string iterc::test::withWorkflow(const std::string &decls,
                                       const std::string &entry) {
   return "schema out:\n  ok: bool\n\n" + decls + "\nworkflow w:\n  entry: " +
          entry + "\n" + edges;
+}
+
+std::vector<MarkdownFence>
+iterc::test::markdownFences(const std::string &markdown) {
+  std::vector<MarkdownFence> fences;
+  std::istringstream in(markdown);
+  std::string line;
+  unsigned lineNo = 0;
+  bool inside = false;
+  MarkdownFence current;
+  while (std::getline(in, line)) {
+    ++lineNo;
+    if (!line.empty() && line.back() == '\r')
+      line.pop_back();
+    if (line.rfind("```", 0) == 0) {
+      if (inside) {
+        fences.push_back(current);
+        inside = false;
+        continue;
+      }
+      inside = true;
+      current = MarkdownFence();
+      current.line = lineNo;
+      current.info = line.substr(3);
+      while (!current.info.empty() && current.info.back() == ' ')
+        current.info.pop_back();
+      continue;
+    }
+    if (inside)
+      current.text += line + "\n";
+  }
+  return fences;
 }

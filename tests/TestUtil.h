@@ -41,6 +41,16 @@ CheckResult checkSource(const std::string &text,
 /// Reads a file of the source tree (path relative to the repository root).
 std::string readRepoFile(const std::string &relativePath);
 
+/// A fenced code block of a Markdown document.
+struct MarkdownFence {
+  unsigned line = 0;  ///< 1-based line of the opening fence.
+  std::string info;   ///< The info string ("iter", "iter wrong", ...).
+  std::string text;   ///< The body, each line ending with "\n".
+};
+
+/// Every ``` fence of `markdown`, in order.
+std::vector<MarkdownFence> markdownFences(const std::string &markdown);
+
 /// Wraps node declarations in a minimal valid file: the text is inserted
 /// after a schema `out` (ok: bool) and before `workflow`.
 std::string withWorkflow(const std::string &decls, const std::string &edges,

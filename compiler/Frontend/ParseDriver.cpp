@@ -416,6 +416,7 @@ private:
   ast::Value buildValue(IterParser::ValueContext *ctx);
   ast::Name buildName(IterParser::NameContext *ctx);
   ast::TypeRef buildType(IterParser::TypeRefContext *ctx);
+  ast::Field buildField(antlr4::ParserRuleContext *ctx);
   void buildEnum(IterParser::EnumSuffixContext *ctx, ast::Field &field);
   std::vector<ast::MapEntry> buildMap(IterParser::MapContext *ctx);
   ast::Value stringValue(antlr4::Token *token, ast::Value::StringForm form);
@@ -484,21 +485,7 @@ AstBuilder::buildVars(IterParser::VarsDeclContext *ctx) {
   decl->keywordRange = pos.range(ctx->getStart());
   for (auto *fieldCtx :
        children<IterParser::VarFieldContext>(ctx, IterParser::RuleVarField)) {
-    ast::Field field;
-    field.name = buildName(
-        child<IterParser::NameContext>(fieldCtx, IterParser::RuleName));
-    field.range = pos.range(fieldCtx);
-    if (child<IterParser::TypeRefContext>(fieldCtx, IterParser::RuleTypeRef))
-      field.type = buildType(
-          child<IterParser::TypeRefContext>(fieldCtx, IterParser::RuleTypeRef));
-    if (child<IterParser::EnumSuffixContext>(fieldCtx,
-                                             IterParser::RuleEnumSuffix))
-      buildEnum(child<IterParser::EnumSuffixContext>(
-                    fieldCtx, IterParser::RuleEnumSuffix),
-                field);
-    if (child<IterParser::ValueContext>(fieldCtx, IterParser::RuleValue))
-      field.defaultValue = buildValue(
-          child<IterParser::ValueContext>(fieldCtx, IterParser::RuleValue));
+    ast::Field field = buildField(fieldCtx);
     decl->vars.push_back(std::move(field));
   }
   return decl;
@@ -552,21 +539,27 @@ AstBuilder::buildSchema(IterParser::SchemaDeclContext *ctx) {
       buildName(child<IterParser::NameContext>(ctx, IterParser::RuleName));
   for (auto *fieldCtx : children<IterParser::SchemaFieldContext>(
            ctx, IterParser::RuleSchemaField)) {
-    ast::Field field;
-    field.name = buildName(
-        child<IterParser::NameContext>(fieldCtx, IterParser::RuleName));
-    field.range = pos.range(fieldCtx);
-    if (child<IterParser::TypeRefContext>(fieldCtx, IterParser::RuleTypeRef))
-      field.type = buildType(
-          child<IterParser::TypeRefContext>(fieldCtx, IterParser::RuleTypeRef));
-    if (child<IterParser::EnumSuffixContext>(fieldCtx,
-                                             IterParser::RuleEnumSuffix))
-      buildEnum(child<IterParser::EnumSuffixContext>(
-                    fieldCtx, IterParser::RuleEnumSuffix),
-                field);
+    ast::Field field = buildField(fieldCtx);
     decl->fields.push_back(std::move(field));
   }
   return decl;
+}
+
+/// field ::= name ':' type [enum] ['=' value]   (schema fields and vars)
+ast::Field AstBuilder::buildField(antlr4::ParserRuleContext *ctx) {
+  ast::Field field;
+  field.name =
+      buildName(child<IterParser::NameContext>(ctx, IterParser::RuleName));
+  field.range = pos.range(ctx);
+  if (auto *type =
+          child<IterParser::TypeRefContext>(ctx, IterParser::RuleTypeRef))
+    field.type = buildType(type);
+  if (auto *suffix = child<IterParser::EnumSuffixContext>(
+          ctx, IterParser::RuleEnumSuffix))
+    buildEnum(suffix, field);
+  if (auto *value = child<IterParser::ValueContext>(ctx, IterParser::RuleValue))
+    field.defaultValue = buildValue(value);
+  return field;
 }
 
 /// type ::= name ['[]']
