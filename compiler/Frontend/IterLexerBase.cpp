@@ -336,7 +336,10 @@ void IterLexerBase::handleNewline(std::unique_ptr<antlr4::Token> token) {
   curColumn = getCharPositionInLine();
   // Measure the indentation that the NEWLINE token swallowed.
   LineStart start;
-  std::string text = token->getText();
+  std::string text = haveFastNewline ? std::string() : token->getText();
+  if (haveFastNewline)
+    start = fastNewline;
+  haveFastNewline = false;
   size_t column = 0;
   for (char ch : text) {
     if (ch == '\n' || ch == '\r') {
@@ -491,6 +494,35 @@ std::unique_ptr<antlr4::Token> IterLexerBase::lexFast() {
     }
     length = i;
     type = IterLexer::STRING;
+  } else if (c == '\n' || c == '\r') {
+    // NEWLINE : ('\r'? '\n' | '\r') [ \t\f]* -- measured on the way.
+    size_t start = _input->index();
+    size_t line = getLine(), column = getCharPositionInLine();
+    _input->consume();
+    if (c == '\r' && _input->LA(1) == '\n')
+      _input->consume();
+    LineStart ls;
+    size_t col = 0;
+    for (size_t ch = _input->LA(1); ch == ' ' || ch == '\t' || ch == '\f';
+         ch = _input->LA(1)) {
+      if (ch == '\t') {
+        if (!ls.hasTab)
+          ls.tabColumn = col;
+        ls.hasTab = true;
+        ls.indent = (ls.indent / 8 + 1) * 8;
+      } else {
+        ++ls.indent;
+      }
+      ++col;
+      _input->consume();
+    }
+    setLine(line + 1);
+    setCharPositionInLine(col);
+    fastNewline = ls;
+    haveFastNewline = true;
+    return _factory->create({this, _input}, IterLexer::NEWLINE, std::string(),
+                            antlr4::Token::DEFAULT_CHANNEL, start,
+                            _input->index() - 1, line, column);
   } else if (c == '-' && _input->LA(2) == '>') {
     length = 2;
     type = tables.arrow;

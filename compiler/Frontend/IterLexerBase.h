@@ -40,6 +40,16 @@ public:
 
   std::unique_ptr<antlr4::Token> nextToken() override;
   void reset() override;
+  // Position accessors without the runtime's dynamic_cast per call (the
+  // interpreter of a lexer is always a LexerATNSimulator).
+  size_t getLine() const override { return simulator()->getLine(); }
+  size_t getCharPositionInLine() override {
+    return simulator()->getCharPositionInLine();
+  }
+  void setLine(size_t line) override { simulator()->setLine(line); }
+  void setCharPositionInLine(size_t column) override {
+    simulator()->setCharPositionInLine(column);
+  }
   void notifyListeners(const antlr4::LexerNoViableAltException &e) override;
 
   /// A lexical problem at a (1-based line, 0-based code-point column).
@@ -64,6 +74,10 @@ public:
   static constexpr unsigned MaxBracketDepth = 64;
 
 private:
+  antlr4::atn::LexerATNSimulator *simulator() const {
+    return static_cast<antlr4::atn::LexerATNSimulator *>(_interpreter);
+  }
+
   struct RawLine {
     std::string text;
     size_t line;
@@ -79,6 +93,8 @@ private:
     bool atEof = false;
     bool isComment = false;
   };
+
+  LineStart fastNewline;
 
   void handleNewline(std::unique_ptr<antlr4::Token> token);
   void handleEof(std::unique_ptr<antlr4::Token> token);
@@ -113,6 +129,8 @@ private:
   bool sawEof = false;
   bool strictEscapes = false;
   bool fastPath = true;
+  // Indentation measured by the fast path for the NEWLINE it just produced.
+  bool haveFastNewline = false;
   // Where raw reading is: kept in step with the ATN simulator's position.
   size_t curLine = 1;
   size_t curColumn = 0;

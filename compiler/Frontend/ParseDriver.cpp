@@ -248,6 +248,12 @@ public:
     return SourceRange(b, std::max(b, e));
   }
   void setTokens(antlr4::TokenStream *stream) { tokens = stream; }
+  /// The text of a token matched by the lexer, read from the UTF-8 source
+  /// (no conversion from the char stream's UTF-32).
+  std::string text(antlr4::Token *token) const {
+    uint32_t b = begin(token);
+    return std::string(sources.getText(fileId).substr(b, end(token) - b));
+  }
   unsigned getFileId() const { return fileId; }
 
 private:
@@ -472,7 +478,7 @@ ast::Name AstBuilder::buildName(IterParser::NameContext *ctx) {
   if (!ctx || !ctx->getStart() || ctx->exception ||
       !isNameToken(ctx->getStart()->getType()))
     return name;
-  name.text = ctx->getStart()->getText();
+  name.text = pos.text(ctx->getStart());
   name.range = pos.range(ctx->getStart());
   return name;
 }
@@ -766,13 +772,14 @@ ast::Value AstBuilder::stringValue(antlr4::Token *token,
   v.kind = ast::Value::Kind::String;
   v.form = form;
   v.range = pos.range(token);
-  std::string raw = token->getText();
   if (form == ast::Value::StringForm::Block) {
+    std::string raw = token->getText();
     v.text = raw;
     v.contentOffset = v.range.begin;
     v.offsetsExact = false;
     return v;
   }
+  std::string raw = pos.text(token);
   // Strip the delimiters (an unterminated string has no closing one).
   char delim = form == ast::Value::StringForm::Raw ? '`' : '"';
   std::string body = raw.size() >= 1 ? raw.substr(1) : std::string();
@@ -823,7 +830,7 @@ ast::Value AstBuilder::stringValue(antlr4::Token *token,
 ast::Value AstBuilder::numberValue(antlr4::Token *token, bool isFloat) {
   ast::Value v;
   v.range = pos.range(token);
-  v.text = token->getText();
+  v.text = pos.text(token);
   if (isFloat) {
     v.kind = ast::Value::Kind::Float;
     v.floatValue = std::strtod(v.text.c_str(), nullptr);
@@ -1170,10 +1177,18 @@ std::unique_ptr<ast::File> iterc::parseFile(const SourceManager &sources,
 
   std::vector<Chunk> chunks = splitChunks(sources, fileId);
   auto parseAll = [&](std::vector<Chunk> &list) {
+    // Largest chunks first (the workflow block is usually the largest), so
+    // that no thread is left with a big chunk at the end.
+    std::vector<size_t> order(list.size());
+    for (size_t i = 0; i < order.size(); ++i)
+      order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return list[a].end - list[a].begin > list[b].end - list[b].begin;
+    });
     std::atomic<size_t> next{0};
     auto worker = [&] {
       for (size_t i = next++; i < list.size(); i = next++)
-        parseChunk(sources, fileId, file->strictEscapes, list[i]);
+        parseChunk(sources, fileId, file->strictEscapes, list[order[i]]);
     };
     unsigned threads = std::min<size_t>(
         list.size(), std::max(1u, std::thread::hardware_concurrency()));

@@ -6,3 +6,4 @@ string(REPLACE "options { superClass = IterLexerBase; }"
   LEXER "${LEXER}")
 file(WRITE ${OUT}/IterLexer.g4 "${LEXER}")
 configure_file(${IN}/IterParser.g4 ${OUT}/IterParser.g4 COPYONLY)
+
