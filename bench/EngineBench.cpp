@@ -1,0 +1,162 @@
+//===- EngineBench.cpp - Engine overhead per executed node ----------------===//
+//
+// Measures what the engine itself costs per executed node, with a provider
+// that answers instantly from memory (a replay cassette): a 1,000-iteration
+// loop and a 1,000-branch fan-out, each on the in-memory store, the file
+// store, and the file store with fsync. Prints microseconds per node and the
+// process's peak memory.
+//
+//===----------------------------------------------------------------------===//
+#include "iterc/rt/Engine.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <sys/resource.h>
+#include <unistd.h>
+
+using namespace iterc::rt;
+
+static Template literal(const std::string &s) {
+  Template t;
+  t.parts.push_back({s, std::nullopt});
+  return t;
+}
+
+static NodeDesc agent(const std::string &name) {
+  NodeDesc n;
+  n.name = name;
+  n.model = "replay/bench";
+  n.output = 0;
+  n.system = literal("bench");
+  n.user = literal("step");
+  return n;
+}
+
+static WorkflowDesc loopWorkflow(int iterations) {
+  WorkflowDesc wf;
+  wf.name = "loop";
+  wf.sourceSha256 = "bench";
+  SchemaDesc s;
+  s.name = "out";
+  s.fields.push_back({"done", FieldType::Bool, {}});
+  wf.schemas.push_back(s);
+  wf.nodes.push_back(agent("step"));
+  addTerminals(wf);
+  EdgeDesc again;
+  again.from = 0;
+  again.to = 0;
+  again.cond = EdgeDesc::Cond::Field;
+  again.field = "done";
+  again.negated = true;
+  again.loop = 0;
+  EdgeDesc out;
+  out.from = 0;
+  out.to = wf.doneIndex();
+  wf.edges = {again, out};
+  LoopDesc loop;
+  loop.name = "spin";
+  loop.cap = iterations - 1;
+  loop.body = {0};
+  loop.entries = {0};
+  wf.loops.push_back(loop);
+  return wf;
+}
+
+static WorkflowDesc fanOutWorkflow(int branches) {
+  WorkflowDesc wf;
+  wf.name = "fan";
+  wf.sourceSha256 = "bench";
+  SchemaDesc s;
+  s.name = "out";
+  s.fields.push_back({"done", FieldType::Bool, {}});
+  wf.schemas.push_back(s);
+  NodeDesc router;
+  router.kind = NodeKind::Router;
+  router.name = "fan";
+  wf.nodes.push_back(router);
+  for (int i = 0; i < branches; ++i)
+    wf.nodes.push_back(agent("b" + std::to_string(i)));
+  NodeDesc join = agent("join");
+  join.await = AwaitMode::WaitAll;
+  wf.nodes.push_back(join);
+  int joinIndex = int(wf.nodes.size()) - 1;
+  addTerminals(wf);
+  for (int i = 0; i < branches; ++i) {
+    EdgeDesc e;
+    e.from = 0;
+    e.to = 1 + i;
+    wf.edges.push_back(e);
+    EdgeDesc j;
+    j.from = 1 + i;
+    j.to = joinIndex;
+    wf.edges.push_back(j);
+  }
+  EdgeDesc end;
+  end.from = joinIndex;
+  end.to = wf.doneIndex();
+  wf.edges.push_back(end);
+  return wf;
+}
+
+static long peakRssKb() {
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+static void measure(const char *label, const WorkflowDesc &wf, int nodes,
+                    const std::string &storeKind) {
+  // Every request is the same, so one cassette entry answers them all.
+  LlmRequest sample;
+  sample.provider = "replay";
+  sample.model = "bench";
+  sample.messages = {{"system", "bench", Json(), ""},
+                     {"user", "step", Json(), ""}};
+  sample.outputSchema = wf.schemas[0].jsonSchema();
+  sample.schemaName = "out";
+  Json cassette;
+  cassette["version"] = 1;
+  cassette["entries"] = Json::array(
+      {{{"request", sample.canonical()},
+        {"response",
+         {{"text", "{\"done\": false}"},
+          {"usage", {{"input_tokens", 3}, {"output_tokens", 2}}}}}}});
+  std::unique_ptr<ReplayProvider> replay = ReplayProvider::fromJson(cassette);
+  ProviderSet providers;
+  providers.setOverride(replay.get());
+  char dir[] = "/tmp/iterc-bench-XXXXXX";
+  std::string root = mkdtemp(dir);
+  std::unique_ptr<RunStore> store =
+      storeKind == "memory" ? makeMemoryStore()
+                            : makeFileStore(root, storeKind == "fsync");
+  EngineDeps deps;
+  deps.store = store.get();
+  deps.providers = &providers;
+  Engine engine(wf, deps);
+  auto t0 = std::chrono::steady_clock::now();
+  RunResult r = engine.run({});
+  auto t1 = std::chrono::steady_clock::now();
+  double us = std::chrono::duration<double, std::micro>(t1 - t0).count();
+  std::printf("%-22s %-7s %6d nodes  %9.1f us/node  %8.1f ms total  "
+              "status %s\n",
+              label, storeKind.c_str(), nodes, us / nodes, us / 1000,
+              runStatusName(r.status));
+  std::system(("rm -rf " + root).c_str());
+}
+
+int main(int argc, char **argv) {
+  int n = argc > 1 ? std::atoi(argv[1]) : 1000;
+  WorkflowDesc loop = loopWorkflow(n);
+  WorkflowDesc fan = fanOutWorkflow(n);
+  std::string only = argc > 2 ? argv[2] : "";
+  for (const char *store : {"memory", "file", "fsync"}) {
+    if (!only.empty() && only != store)
+      continue;
+    measure("loop", loop, n, store);
+    measure("fan-out", fan, n + 2, store);
+  }
+  std::printf("peak RSS: %.1f MB\n", peakRssKb() / 1024.0);
+  return 0;
+}

@@ -1,0 +1,72 @@
+//===- Tool.h - Running tool commands and writing generated files -*- C++ -*-===//
+//
+// This file declares how tool nodes run: a subprocess in its own process
+// group (a timeout kills the whole group), stdout and stderr captured up to a
+// size cap, the environment passed by allowlist, and values inserted into
+// commands shell-quoted. It also declares the confined writer for files that
+// a node's output carries (no absolute paths, no `..`, no symlink escape).
+//
+//===----------------------------------------------------------------------===//
+#ifndef ITERC_RT_TOOL_H
+#define ITERC_RT_TOOL_H
+
+#include "iterc/rt/Core.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace iterc::rt {
+
+struct ToolInvocation {
+  std::string command;      ///< Passed to `/bin/sh -c` (or the interpreter).
+  std::string interpreter;  ///< "" = /bin/sh -c; else e.g. "python3" with
+                            ///< the command written to a script file.
+  std::string workdir;      ///< Absolute directory to run in.
+  /// The complete environment of the child (nothing else is inherited).
+  std::vector<std::pair<std::string, std::string>> env;
+  int64_t timeoutMs = 600000;  ///< 0 or less: no timeout.
+  size_t outputCap = 1 << 20;  ///< Per stream; the rest is dropped.
+};
+
+struct ToolResult {
+  int exitCode = -1;     ///< -1 when killed by a signal.
+  int signal = 0;
+  bool timedOut = false;
+  std::string stdoutText;
+  std::string stderrText;
+  bool stdoutTruncated = false;
+  bool stderrTruncated = false;
+  int64_t durationMs = 0;
+};
+
+class ToolRunner {
+public:
+  virtual ~ToolRunner() = default;
+  /// Runs to completion (or timeout). An error only when the process could
+  /// not be started; a failing command is a result with its exit code.
+  virtual Expected<ToolResult> run(const ToolInvocation &invocation) = 0;
+};
+
+std::unique_ptr<ToolRunner> makeProcessRunner();
+
+/// `value` as one shell word: 'it'\''s' style single quoting.
+std::string shellQuote(std::string_view value);
+
+/// Asks whether a tool may run (`approval: required`).
+class Approver {
+public:
+  virtual ~Approver() = default;
+  virtual bool approve(const std::string &node, const std::string &command) = 0;
+};
+
+/// Writes `content` to `relativePath` inside `workspace`, creating parent
+/// directories. Refuses (ErrorCode::WorkspaceEscape) absolute paths, `..`
+/// components, and paths that would pass through a symlink.
+Status writeWorkspaceFile(const std::string &workspace,
+                          const std::string &relativePath,
+                          const std::string &content);
+
+} // namespace iterc::rt
+
+#endif // ITERC_RT_TOOL_H

@@ -1,0 +1,211 @@
+//===- Workflow.h - The static description of a workflow --------*- C++ -*-===//
+//
+// This file declares the tables a compiled workflow hands to the engine:
+// schemas, nodes, edges, loops, variables, budget. Generated code builds one
+// WorkflowDesc from constants; tests build them by hand. Templates arrive
+// already split into literal parts and typed references, and expressions
+// arrive as compiled functions: nothing is parsed at run time.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ITERC_RT_WORKFLOW_H
+#define ITERC_RT_WORKFLOW_H
+
+#include "iterc/rt/Core.h"
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace iterc::rt {
+
+enum class FieldType { String, Bool, Int, Float, Json, StringList, Files };
+
+struct FieldDesc {
+  std::string name;
+  FieldType type = FieldType::String;
+  std::vector<std::string> enumValues;
+};
+
+struct SchemaDesc {
+  std::string name;
+  std::vector<FieldDesc> fields;
+
+  /// The JSON Schema handed to providers for structured output.
+  Json jsonSchema() const;
+  /// Field-level problems of `value` ("field 'score': expected int, got
+  /// string"); empty when valid. Fields starting with '_' are ignored.
+  std::vector<std::string> validate(const Json &value) const;
+};
+
+/// Where a template reference reads from.
+enum class RefNs { Vars, Input, Outputs, Artifacts, Loop, Run };
+
+struct TemplateRef {
+  RefNs ns = RefNs::Vars;
+  std::vector<std::string> path;
+  bool raw = false;  ///< `{{!x}}`: not shell-quoted in tool commands.
+};
+
+struct TemplatePart {
+  std::string literal;
+  std::optional<TemplateRef> ref;
+};
+
+/// A pre-split template. Empty means "not set".
+struct Template {
+  std::vector<TemplatePart> parts;
+  bool empty() const { return parts.empty(); }
+  /// One reference and nothing else: renders to the referenced value itself
+  /// (typed), not to text.
+  bool isSingleRef() const { return parts.size() == 1 && parts[0].ref; }
+};
+
+class Scope;
+/// A compiled expression (`when "..."`, compute, verify checks).
+using ExprFn = std::function<Json(const Scope &)>;
+
+enum class NodeKind {
+  Agent, Judge, Router, Join, Human, Tool, Compute, Verify, Done, Fail
+};
+enum class RouterMode { FanOutAll, Condition, RoundRobin, Llm };
+enum class AwaitMode { None, WaitAll, BestEffort };
+enum class Interaction { None, Human, Llm, LlmOrHuman };
+enum class SessionMode { Fresh, Inherit, Fork, ArtifactsOnly, InheritIfAvailable };
+
+struct CheckDesc {
+  std::string name;
+  std::string source;  ///< As written, for failure reports.
+  ExprFn fn;
+};
+
+struct HttpCheckDesc {
+  std::string name;
+  std::string service;  ///< Probe this service by name, or...
+  Template url;         ///< ...this absolute URL.
+  std::string method = "GET";
+  Template path;
+  Template body;
+  std::vector<std::pair<std::string, Template>> headers;
+  int64_t expectStatus = 200;
+  std::optional<std::string> expectBodyContains;
+  /// JSON field path (dotted) -> check over `value`.
+  std::vector<std::pair<std::string, CheckDesc>> expectJson;
+  int64_t timeoutMs = 10000;
+};
+
+struct NodeDesc {
+  NodeKind kind = NodeKind::Agent;
+  std::string name;
+
+  std::string model;          ///< May hold ${ENV} references.
+  int input = -1;             ///< Schema index or -1.
+  int output = -1;
+  Template system;
+  Template user;
+  std::string publish;
+  SessionMode session = SessionMode::Fresh;
+  std::vector<std::string> tools;
+  int64_t toolMaxSteps = 0;
+  std::string reasoningEffort;
+  bool readonly = false;
+  std::optional<int64_t> maxTokens;
+  AwaitMode await = AwaitMode::None;
+  std::vector<std::string> mcpServers;
+  std::string writeFiles;     ///< Output field of type files.
+
+  RouterMode routerMode = RouterMode::FanOutAll;
+  bool multi = false;
+
+  Interaction interaction = Interaction::Human;
+  Template instructions;
+  std::string interactionModel;
+
+  Template command;           ///< Tool: shell command (or script body).
+  std::string language;       ///< Tool script interpreter, "" = sh.
+  bool isScript = false;
+  std::optional<int64_t> timeoutMs;
+  std::string workdir;
+  std::vector<std::pair<std::string, Template>> env;
+  std::vector<std::string> inheritEnv;
+  bool capture = false;
+  bool approval = false;
+
+  std::vector<CheckDesc> exprs;       ///< Compute: output field -> expr.
+  std::vector<CheckDesc> checks;      ///< Verify.
+  std::vector<HttpCheckDesc> httpChecks;
+  std::vector<std::string> require;   ///< Classic join.
+
+  bool isTerminal() const {
+    return kind == NodeKind::Done || kind == NodeKind::Fail;
+  }
+};
+
+struct EdgeDesc {
+  int from = 0;
+  int to = 0;
+  enum class Cond { None, Field, Expr } cond = Cond::None;
+  std::string field;
+  bool negated = false;
+  std::string exprText;
+  ExprFn expr;
+  int loop = -1;
+  std::vector<std::pair<std::string, Template>> with;
+};
+
+struct LoopDesc {
+  std::string name;
+  std::optional<int64_t> cap;
+  Template capTemplate;
+  std::vector<int> body;
+  std::vector<int> entries;
+  int64_t noProgress = 0;
+};
+
+struct VarDesc {
+  std::string name;
+  FieldType type = FieldType::String;
+  std::optional<Json> defaultValue;  ///< May hold ${ENV} references.
+  std::vector<std::string> enumValues;
+  bool secret = false;
+};
+
+struct PresetDesc {
+  std::string name;
+  std::vector<std::pair<std::string, Json>> values;
+};
+
+struct BudgetDesc {
+  std::optional<int64_t> maxParallelBranches;
+  std::optional<int64_t> maxTokens;
+  std::optional<int64_t> maxIterations;
+  std::optional<double> maxCostUsd;
+  std::optional<int64_t> maxDurationMs;
+};
+
+struct WorkflowDesc {
+  std::string name;
+  std::string sourceSha256;
+  std::string itercVersion;
+  std::vector<SchemaDesc> schemas;
+  std::vector<NodeDesc> nodes;  ///< Declared nodes, then done, then fail.
+  std::vector<EdgeDesc> edges;  ///< Declaration order.
+  std::vector<LoopDesc> loops;
+  std::vector<VarDesc> vars;
+  std::vector<PresetDesc> presets;
+  BudgetDesc budget;
+  int entry = 0;
+
+  int doneIndex() const { return int(nodes.size()) - 2; }
+  int failIndex() const { return int(nodes.size()) - 1; }
+  int findNode(std::string_view name) const;
+  /// Outgoing edge indices per node, in declaration order (computed).
+  std::vector<std::vector<int>> outgoing() const;
+};
+
+/// Appends `done` and `fail` to a hand-built table (tests use this).
+void addTerminals(WorkflowDesc &wf);
+
+} // namespace iterc::rt
+
+#endif // ITERC_RT_WORKFLOW_H

@@ -1,0 +1,1842 @@
+//===- Engine.cpp - Running a workflow ------------------------------------===//
+//
+// This file implements the engine. A run is a walk over the workflow graph:
+// execute the current node, record its output, pick the next edge in
+// declaration order (per-loop caps, loop counters reset on re-entry), and
+// carry the edge's `with` mappings into the next node's input.
+//
+// Durability is event sourcing. Every step appends events to the run store
+// (one line each; nothing is rewritten), and a resumed run re-walks the graph
+// from its entry while *replaying* what the log already holds: a node whose
+// `node_finished` is recorded is not executed again (its recorded output is
+// used), an LLM call whose response is recorded is answered from the log, and
+// events already in the log are not written twice. The walk is deterministic
+// given the outputs, so it retraces the original path and continues live
+// from where the run stopped: a killed run resumes without calling a model
+// twice for the same step, and a paused run resumes at its human gate.
+//
+//===----------------------------------------------------------------------===//
+#include "iterc/rt/Engine.h"
+
+#include "iterc/rt/Scope.h"
+
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <deque>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+using namespace iterc::rt;
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+std::string sha256Hex(const std::string &data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char *>(data.data()), data.size(),
+         digest);
+  static const char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : digest) {
+    out.push_back(hex[c >> 4]);
+    out.push_back(hex[c & 15]);
+  }
+  return out;
+}
+
+/// Expands ${NAME} and ${NAME:-default} (defaults may nest).
+std::string expandEnv(const std::string &text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '$' || i + 1 >= text.size() || text[i + 1] != '{') {
+      out.push_back(text[i]);
+      continue;
+    }
+    size_t j = i + 2;
+    while (j < text.size() &&
+           (std::isalnum(static_cast<unsigned char>(text[j])) ||
+            text[j] == '_'))
+      ++j;
+    std::string name = text.substr(i + 2, j - i - 2);
+    std::string fallback;
+    bool hasDefault = false;
+    if (text.compare(j, 2, ":-") == 0) {
+      int depth = 1;
+      size_t k = j + 2;
+      for (; k < text.size(); ++k) {
+        if (text[k] == '{')
+          ++depth;
+        else if (text[k] == '}' && --depth == 0)
+          break;
+      }
+      fallback = expandEnv(text.substr(j + 2, k - j - 2));
+      hasDefault = true;
+      j = k;
+    }
+    if (j >= text.size() || text[j] != '}') {
+      out.push_back(text[i]);
+      continue;
+    }
+    const char *value = std::getenv(name.c_str());
+    if (value && *value)
+      out += value;
+    else if (hasDefault)
+      out += fallback;
+    i = j;
+  }
+  return out;
+}
+
+/// Replaces every secret value inside the strings of a JSON value.
+class Redactor {
+public:
+  void add(const std::string &secret) {
+    if (secret.size() >= 4)
+      secrets.push_back(secret);
+  }
+  bool empty() const { return secrets.empty(); }
+  std::string apply(std::string s) const {
+    for (const std::string &secret : secrets) {
+      size_t pos = 0;
+      while ((pos = s.find(secret, pos)) != std::string::npos) {
+        s.replace(pos, secret.size(), "[redacted]");
+        pos += 10;
+      }
+    }
+    return s;
+  }
+  Json apply(const Json &v) const {
+    if (secrets.empty())
+      return v;
+    if (v.is_string())
+      return apply(v.get<std::string>());
+    if (v.is_array()) {
+      Json out = Json::array();
+      for (const Json &x : v)
+        out.push_back(apply(x));
+      return out;
+    }
+    if (v.is_object()) {
+      Json out = Json::object();
+      for (auto it = v.begin(); it != v.end(); ++it)
+        out[it.key()] = apply(it.value());
+      return out;
+    }
+    return v;
+  }
+
+private:
+  std::vector<std::string> secrets;
+};
+
+std::string newRunId(Clock &clock) {
+  static std::atomic<uint64_t> counter{0};
+  std::random_device rd;
+  uint64_t r = (uint64_t(rd()) << 32) ^ rd() ^ counter++;
+  std::string ts = clock.timestamp();
+  std::string compact;
+  for (char c : ts)
+    if (std::isdigit(static_cast<unsigned char>(c)))
+      compact.push_back(c);
+  static const char hex[] = "0123456789abcdef";
+  std::string suffix;
+  for (int i = 0; i < 6; ++i, r >>= 4)
+    suffix.push_back(hex[r & 15]);
+  return "run_" + compact.substr(0, 14) + "_" + suffix;
+}
+
+/// Events about the run as a whole: written by each session, never part of
+/// the step-by-step record that a resume replays.
+bool isRunLevel(const std::string &type) {
+  return type == "run_started" || type == "run_resumed" ||
+         type == "run_paused" || type == "run_finished" ||
+         type == "run_failed";
+}
+
+const char *nodeKindName(NodeKind kind) {
+  switch (kind) {
+  case NodeKind::Agent:
+    return "agent";
+  case NodeKind::Judge:
+    return "judge";
+  case NodeKind::Router:
+    return "router";
+  case NodeKind::Join:
+    return "join";
+  case NodeKind::Human:
+    return "human";
+  case NodeKind::Tool:
+    return "tool";
+  case NodeKind::Compute:
+    return "compute";
+  case NodeKind::Verify:
+    return "verify";
+  case NodeKind::Done:
+    return "done";
+  case NodeKind::Fail:
+    return "fail";
+  }
+  return "agent";
+}
+
+/// Converts a --var string to the declared type.
+Expected<Json> coerceVar(const VarDesc &var, const Json &value) {
+  if (!value.is_string())
+    return value;
+  const std::string s = value.get<std::string>();
+  auto bad = [&](const char *what) {
+    return Error(ErrorCode::InvalidInput,
+                 "variable '" + var.name + "' is " + what + "; got '" + s + "'");
+  };
+  switch (var.type) {
+  case FieldType::String:
+    if (!var.enumValues.empty() &&
+        std::find(var.enumValues.begin(), var.enumValues.end(), s) ==
+            var.enumValues.end())
+      return bad("restricted to its enum values");
+    return value;
+  case FieldType::Bool:
+    if (s == "true" || s == "1" || s == "yes")
+      return Json(true);
+    if (s == "false" || s == "0" || s == "no" || s.empty())
+      return Json(false);
+    return bad("a bool (true/false)");
+  case FieldType::Int: {
+    char *end = nullptr;
+    long long n = std::strtoll(s.c_str(), &end, 10);
+    if (s.empty() || *end)
+      return bad("an int");
+    return Json(int64_t(n));
+  }
+  case FieldType::Float: {
+    char *end = nullptr;
+    double d = std::strtod(s.c_str(), &end);
+    if (s.empty() || *end)
+      return bad("a float");
+    return Json(d);
+  }
+  case FieldType::StringList: {
+    if (std::optional<Json> j = parseJson(s); j && j->is_array())
+      return *j;
+    Json list = Json::array();
+    size_t start = 0;
+    while (start <= s.size()) {
+      size_t comma = s.find(',', start);
+      std::string item = s.substr(start, comma == std::string::npos
+                                             ? std::string::npos
+                                             : comma - start);
+      if (!item.empty())
+        list.push_back(item);
+      if (comma == std::string::npos)
+        break;
+      start = comma + 1;
+    }
+    return list;
+  }
+  case FieldType::Json:
+  case FieldType::Files:
+    if (std::optional<Json> j = parseJson(s))
+      return *j;
+    return value;
+  }
+  return value;
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Engine::Impl
+//===----------------------------------------------------------------------===//
+
+class Engine::Impl {
+public:
+  Impl(const WorkflowDesc &wf, EngineDeps deps)
+      : wf(wf), deps(std::move(deps)), out(wf.outgoing()) {
+    if (!this->deps.clock)
+      this->deps.clock = &systemClock();
+    computeSources();
+    for (const SchemaDesc &schema : wf.schemas)
+      schemaJson.push_back(schema.jsonSchema());
+  }
+
+  RunResult run(const RunOptions &options);
+  RunResult resume(const std::string &runId, const Json &answers,
+                   const RunOptions &options);
+
+private:
+  struct State;
+  class RunScope;
+
+  /// What stopped a walk.
+  struct Stop {
+    RunStatus status = RunStatus::Finished;
+    std::optional<Error> error;
+    std::string node;
+  };
+
+  struct Next {
+    int node = -1;
+    Json input;
+  };
+
+  // Setup.
+  void computeSources();
+  Expected<Json> resolveVars(const RunOptions &options);
+  Status checkPrices();
+  RunResult start(State &st, bool resuming);
+
+  // The walk.
+  Stop walk(State &st, const std::string &branch, int node, Json input,
+            int stopAt, int *lastNode);
+  Expected<Json> execute(State &st, const std::string &branch, int node,
+                         const Json &input, bool &paused);
+  Expected<Next> selectEdge(State &st, const std::string &branch, int node,
+                            const Json &output, const Json &input);
+  Expected<Next> fanOut(State &st, int router, const std::vector<int> &edges,
+                        const Json &input);
+  int convergenceOf(int from) const;
+
+  // Node kinds.
+  Expected<Json> runLlm(State &st, const std::string &branch, int node,
+                        const Json &input, const Json *extraSchema,
+                        const std::string &extraInstruction);
+  Expected<Json> runTool(State &st, const std::string &branch, int node,
+                         const Json &input);
+  Expected<Json> runCompute(State &st, int node, const Json &input);
+  Expected<Json> runVerify(State &st, int node, const Json &input);
+
+  // Recording.
+  void emit(State &st, const std::string &branch, const std::string &type,
+            const std::string &node, Json data);
+  std::optional<Json> recordedOutput(State &st, const std::string &branch,
+                                     int node);
+  Status recordOutput(State &st, const std::string &branch, int node,
+                      const Json &output, bool replayed);
+  void finishRun(State &st, const Stop &stop, RunResult &result);
+  Stop budgetStop(State &st, const Error &error, int node);
+
+  const WorkflowDesc &wf;
+  EngineDeps deps;
+  std::vector<std::vector<int>> out;
+  std::vector<std::vector<int>> sources;  ///< Distinct predecessors.
+  std::vector<Json> schemaJson;           ///< JSON Schema per schema.
+};
+
+struct Engine::Impl::State {
+  RunRecord record;
+  std::string workspace;
+  Json vars = Json::object();
+  // Keyed lookups stay O(log n) however many nodes ran (an ordered_json
+  // object is a vector searched linearly).
+  std::map<std::string, Json> outputs;
+  std::map<std::string, std::vector<Json>> history;
+  std::map<std::string, Json> artifacts;
+  std::vector<int64_t> artifactVersion;
+  std::vector<int64_t> loopCounter;
+  std::vector<Json> loopPrevious;
+  std::vector<int64_t> rrCounter;
+  std::vector<std::string> progressSignature;
+  std::vector<int64_t> progressRepeats;
+  std::unique_ptr<Budget> budget;
+  Redactor redactor;
+  std::map<std::string, std::vector<LlmMessage>> sessions;
+  std::atomic<bool> cancelled{false};
+  std::recursive_mutex mutex;
+
+  // Replay of a resumed run.
+  std::map<std::string, std::deque<Event>> recorded;
+  std::map<std::string, std::deque<Json>> llmCache;
+  Json pendingAnswers;            ///< Answers given to this resume.
+  std::string pendingInteraction; ///< The gate they answer.
+
+  // Where a pause happened.
+  std::string pausedInteraction;
+  Json pausedQuestions;
+};
+
+class Engine::Impl::RunScope : public Scope {
+public:
+  RunScope(const Impl &impl, State &st, const Json &input)
+      : impl(impl), st(st), input(input) {}
+
+  std::optional<Json> get(RefNs ns,
+                          const std::vector<std::string> &path) const override {
+    std::lock_guard<std::recursive_mutex> lock(st.mutex);
+    switch (ns) {
+    case RefNs::Vars:
+      return drill(st.vars, path, 0);
+    case RefNs::Input: {
+      if (std::optional<Json> v = drill(input, path, 0))
+        return v;
+      // As in Iterion, a mapping's `input.x` falls back to the run inputs.
+      return drill(st.vars, path, 0);
+    }
+    case RefNs::Outputs:
+      if (path.empty())
+        return std::nullopt;
+      if (path.size() >= 2 && path[1] == "history") {
+        auto it = st.history.find(path[0]);
+        Json all = Json::array();
+        if (it != st.history.end())
+          for (const Json &v : it->second)
+            all.push_back(v);
+        return drill(all, path, 2);
+      } else {
+        auto it = st.outputs.find(path[0]);
+        if (it == st.outputs.end())
+          return std::nullopt;
+        return drill(it->second, path, 1);
+      }
+    case RefNs::Artifacts: {
+      if (path.empty())
+        return std::nullopt;
+      auto it = st.artifacts.find(path[0]);
+      if (it == st.artifacts.end())
+        return std::nullopt;
+      return drill(it->second, path, 1);
+    }
+    case RefNs::Loop: {
+      if (path.empty())
+        return std::nullopt;
+      for (size_t i = 0; i < impl.wf.loops.size(); ++i) {
+        const LoopDesc &loop = impl.wf.loops[i];
+        if (loop.name != path[0])
+          continue;
+        Json info;
+        info["iteration"] = st.loopCounter[i];
+        info["max"] = loop.cap ? Json(*loop.cap) : Json();
+        info["previous_output"] =
+            st.loopPrevious[i].is_null() ? Json("") : st.loopPrevious[i];
+        return drill(info, path, 1);
+      }
+      return std::nullopt;
+    }
+    case RefNs::Run: {
+      Json run;
+      run["id"] = st.record.id;
+      return drill(run, path, 0);
+    }
+    }
+    return std::nullopt;
+  }
+  std::string workspace() const override { return st.workspace; }
+
+private:
+  const Impl &impl;
+  State &st;
+  const Json &input;
+};
+
+void Engine::Impl::computeSources() {
+  sources.assign(wf.nodes.size(), {});
+  for (const EdgeDesc &e : wf.edges) {
+    if (e.loop >= 0)
+      continue;
+    std::vector<int> &s = sources[e.to];
+    if (std::find(s.begin(), s.end(), e.from) == s.end())
+      s.push_back(e.from);
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Recording and replay
+//===----------------------------------------------------------------------===//
+
+void Engine::Impl::emit(State &st, const std::string &branch,
+                        const std::string &type, const std::string &node,
+                        Json data) {
+  std::lock_guard<std::recursive_mutex> lock(st.mutex);
+  auto it = isRunLevel(type) ? st.recorded.end() : st.recorded.find(branch);
+  if (it != st.recorded.end() && !it->second.empty()) {
+    const Event &front = it->second.front();
+    if (front.type == type && front.nodeId == node) {
+      it->second.pop_front();  // Already in the log.
+      return;
+    }
+    it->second.clear();  // The walk left the recorded path: go live.
+  }
+  Event event;
+  event.timestamp = deps.clock->timestamp();
+  event.type = type;
+  event.nodeId = node;
+  event.branchId = branch;
+  event.data = st.redactor.empty() ? std::move(data) : st.redactor.apply(data);
+  // A failed append must not lose the step silently: it ends the run at
+  // the next check (the store error is kept on the record).
+  Status s = deps.store->appendEvent(st.record.id, event);
+  if (!s.ok() && st.record.error.is_null())
+    st.record.error = {{"code", errorCodeName(s.error().code)},
+                       {"message", s.error().message}};
+  if (deps.onEvent)
+    deps.onEvent(event);
+}
+
+std::optional<Json> Engine::Impl::recordedOutput(State &st,
+                                                 const std::string &branch,
+                                                 int node) {
+  std::lock_guard<std::recursive_mutex> lock(st.mutex);
+  auto it = st.recorded.find(branch);
+  if (it == st.recorded.end() || it->second.empty())
+    return std::nullopt;
+  const std::string &name = wf.nodes[node].name;
+  std::deque<Event> &queue = it->second;
+  if (queue.front().type != "node_started" || queue.front().nodeId != name)
+    return std::nullopt;
+  for (size_t i = 1; i < queue.size(); ++i) {
+    const Event &e = queue[i];
+    if (e.type == "node_started")
+      return std::nullopt;
+    if (e.type == "node_finished" && e.nodeId == name) {
+      Json output = e.data.value("output", Json::object());
+      queue.erase(queue.begin(), queue.begin() + i + 1);
+      return output;
+    }
+  }
+  return std::nullopt;
+}
+
+Status Engine::Impl::recordOutput(State &st, const std::string &branch,
+                                  int node, const Json &output,
+                                  bool replayed) {
+  const NodeDesc &n = wf.nodes[node];
+  int64_t version;
+  {
+    std::lock_guard<std::recursive_mutex> lock(st.mutex);
+    st.outputs[n.name] = output;
+    st.history[n.name].push_back(output);
+    version = st.artifactVersion[node]++;
+    if (!n.publish.empty())
+      st.artifacts[n.publish] = output;
+  }
+  if (!replayed && !n.writeFiles.empty() && output.contains(n.writeFiles)) {
+    for (const Json &file : output[n.writeFiles]) {
+      if (!file.is_object() || !file.contains("path") ||
+          !file["path"].is_string())
+        continue;
+      Status s = writeWorkspaceFile(st.workspace,
+                                    file["path"].get<std::string>(),
+                                    file.value("content", std::string()));
+      if (!s.ok())
+        return s;
+    }
+  }
+  if (!n.publish.empty() && !replayed) {
+    Json artifact;
+    artifact["run_id"] = st.record.id;
+    artifact["node_id"] = n.name;
+    artifact["version"] = version;
+    artifact["data"] = st.redactor.apply(output);
+    artifact["written_at"] = deps.clock->timestamp();
+    Status s = deps.store->writeArtifact(st.record.id, n.name, version,
+                                         artifact);
+    if (!s.ok())
+      return s;
+    emit(st, branch, "artifact_written", n.name,
+         {{"publish", n.publish}, {"version", version}});
+  }
+  Json data;
+  data["output"] = output;
+  data["iteration"] = version;
+  if (output.is_object()) {
+    data["_tokens"] = output.value("_tokens", int64_t(0));
+    data["_cost_usd"] = output.value("_cost_usd", 0.0);
+  }
+  if (!replayed)
+    emit(st, branch, "node_finished", n.name, data);
+  return Status::success();
+}
+
+//===----------------------------------------------------------------------===//
+// Setup
+//===----------------------------------------------------------------------===//
+
+Expected<Json> Engine::Impl::resolveVars(const RunOptions &options) {
+  Json vars = Json::object();
+  for (const VarDesc &v : wf.vars) {
+    if (!v.defaultValue)
+      continue;
+    Json value = *v.defaultValue;
+    if (value.is_string())
+      value = expandEnv(value.get<std::string>());
+    Expected<Json> coerced = coerceVar(v, value);
+    if (!coerced)
+      return coerced.error();
+    vars[v.name] = *coerced;
+  }
+  if (!options.preset.empty()) {
+    const PresetDesc *preset = nullptr;
+    for (const PresetDesc &p : wf.presets)
+      if (p.name == options.preset)
+        preset = &p;
+    if (!preset) {
+      std::string names;
+      for (const PresetDesc &p : wf.presets)
+        names += (names.empty() ? "" : ", ") + p.name;
+      return Error(ErrorCode::InvalidInput,
+                   "no preset named '" + options.preset + "'" +
+                       (names.empty() ? "" : " (presets: " + names + ")"));
+    }
+    for (const auto &[name, value] : preset->values)
+      vars[name] = value;
+  }
+  for (const auto &[name, value] : options.vars) {
+    const VarDesc *decl = nullptr;
+    for (const VarDesc &v : wf.vars)
+      if (v.name == name)
+        decl = &v;
+    if (!decl)
+      return Error(ErrorCode::InvalidInput,
+                   "the workflow declares no variable '" + name + "'");
+    Expected<Json> coerced = coerceVar(*decl, value);
+    if (!coerced)
+      return coerced.error();
+    vars[name] = *coerced;
+  }
+  for (const VarDesc &v : wf.vars)
+    if (!vars.contains(v.name))
+      return Error(ErrorCode::InvalidInput,
+                   "variable '" + v.name +
+                       "' has no default; give it with --var " + v.name +
+                       "=...");
+  return vars;
+}
+
+Status Engine::Impl::checkPrices() {
+  if (!wf.budget.maxCostUsd)
+    return Status::success();
+  for (const NodeDesc &n : wf.nodes) {
+    bool llm = n.kind == NodeKind::Agent || n.kind == NodeKind::Judge ||
+               (n.kind == NodeKind::Router && n.routerMode == RouterMode::Llm) ||
+               (n.kind == NodeKind::Human &&
+                (n.interaction == Interaction::Llm ||
+                 n.interaction == Interaction::LlmOrHuman));
+    if (!llm)
+      continue;
+    std::string model =
+        expandEnv(n.model.empty() ? n.interactionModel : n.model);
+    Expected<std::pair<std::string, std::string>> split = splitModel(model);
+    if (!split)
+      return split.error();
+    if (!deps.prices.find(split->first, split->second))
+      return Error(ErrorCode::Budget,
+                   "the budget limits cost, but the price table (dated " +
+                       deps.prices.date() + ") has no price for '" + model +
+                       "' used by '" + n.name +
+                       "'; add it with ITERC_PRICES=prices.json");
+  }
+  return Status::success();
+}
+
+//===----------------------------------------------------------------------===//
+// Node execution
+//===----------------------------------------------------------------------===//
+
+Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
+                                    int node, const Json &input,
+                                    const Json *extraSchema,
+                                    const std::string &extraInstruction) {
+  const NodeDesc &n = wf.nodes[node];
+  RunScope scope(*this, st, input);
+  std::string model = expandEnv(n.model.empty() ? n.interactionModel : n.model);
+  Expected<std::pair<std::string, std::string>> split = splitModel(model);
+  if (!split)
+    return split.error();
+  if (!deps.providers)
+    return Error(ErrorCode::InvalidInput, "no LLM provider is configured");
+  Expected<LlmProvider *> provider = deps.providers->forModel(split->first);
+  if (!provider)
+    return provider.error();
+
+  LlmRequest request;
+  request.provider = split->first;
+  request.model = split->second;
+  request.reasoningEffort = expandEnv(n.reasoningEffort);
+  // Session: `inherit`/`fork` continue the conversation named by the
+  // input's `_session_id` (mapped explicitly, as in Iterion).
+  std::string sessionId;
+  if ((n.session == SessionMode::Inherit || n.session == SessionMode::Fork ||
+       n.session == SessionMode::InheritIfAvailable) &&
+      input.is_object() && input.contains("_session_id") &&
+      input["_session_id"].is_string()) {
+    std::lock_guard<std::recursive_mutex> lock(st.mutex);
+    auto it = st.sessions.find(input["_session_id"].get<std::string>());
+    if (it != st.sessions.end())
+      request.messages = it->second;
+  }
+  std::string system = renderText(n.system, scope);
+  if (!extraInstruction.empty())
+    system += (system.empty() ? "" : "\n\n") + extraInstruction;
+  if (!system.empty() && request.messages.empty())
+    request.messages.push_back({"system", system, Json(), ""});
+  std::string user = n.user.empty() ? input.dump(2) : renderText(n.user, scope);
+  request.messages.push_back({"user", user, Json(), ""});
+
+  const SchemaDesc *schema =
+      n.output >= 0 ? &wf.schemas[size_t(n.output)] : nullptr;
+  if (extraSchema) {
+    request.outputSchema = *extraSchema;
+    request.schemaName = n.name + "_output";
+  } else if (schema) {
+    request.outputSchema = schemaJson[size_t(n.output)];
+    request.schemaName = schema->name;
+  }
+  request.maxTokens = n.maxTokens;
+
+  int64_t totalTokens = 0;
+  double totalCost = 0;
+  for (int attempt = 0;; ++attempt) {
+    if (st.cancelled)
+      return Error(ErrorCode::Cancelled, "cancelled");
+    // The log keys a call by the request as the workflow made it, before
+    // the budget clamps max_tokens (a resume may have a larger budget).
+    std::string hash = sha256Hex(request.canonical().dump());
+    std::optional<int64_t> requestedMax = request.maxTokens;
+    Status budgetOk = st.budget->beforeLlmCall(request.maxTokens);
+    for (const BudgetNotice &notice : st.budget->takeNotices())
+      emit(st, branch, notice.exceeded ? "budget_exceeded" : "budget_warning",
+           n.name,
+           {{"dimension", notice.dimension},
+            {"used", notice.used},
+            {"limit", notice.limit}});
+    if (!budgetOk.ok())
+      return budgetOk.error();
+    LlmResponse response;
+    bool fromLog = false;
+    {
+      std::lock_guard<std::recursive_mutex> lock(st.mutex);
+      auto it = st.llmCache.find(hash);
+      if (it != st.llmCache.end() && !it->second.empty()) {
+        const Json &r = it->second.front();
+        response.text = r.value("text", std::string());
+        response.toolCalls = r.value("tool_calls", Json::array());
+        response.finishReason = r.value("finish_reason", std::string());
+        response.usage.inputTokens = r.value("input_tokens", int64_t(0));
+        response.usage.outputTokens = r.value("output_tokens", int64_t(0));
+        it->second.pop_front();
+        fromLog = true;
+      }
+    }
+    if (!fromLog) {
+      Expected<LlmResponse> live = (*provider)->complete(request);
+      if (!live)
+        return live.error();
+      response = *live;
+    }
+    int64_t tokens = response.usage.inputTokens + response.usage.outputTokens;
+    double cost = 0;
+    if (std::optional<Price> price =
+            deps.prices.find(request.provider, request.model))
+      cost = (response.usage.inputTokens * price->inputPerMillion +
+              response.usage.outputTokens * price->outputPerMillion) /
+             1e6;
+    st.budget->recordLlm(tokens, cost);
+    totalTokens += tokens;
+    totalCost += cost;
+    Json responseData;
+    responseData["text"] = response.text;
+    responseData["tool_calls"] = response.toolCalls;
+    responseData["finish_reason"] = response.finishReason;
+    responseData["input_tokens"] = response.usage.inputTokens;
+    responseData["output_tokens"] = response.usage.outputTokens;
+    emit(st, branch, "llm_response", n.name,
+         {{"request_sha256", hash},
+          {"model", model},
+          {"attempt", attempt},
+          {"response", responseData},
+          {"cost_usd", cost}});
+
+    if (!response.toolCalls.empty() && response.text.empty())
+      return Error(ErrorCode::Provider,
+                   "the model asked to call tool '" +
+                       response.toolCalls[0].value("name", std::string()) +
+                       "', which this workflow does not provide to '" +
+                       n.name + "'");
+
+    Json output;
+    std::vector<std::string> problems;
+    if (request.outputSchema.is_null()) {
+      output = Json::object();
+      output["text"] = response.text;
+    } else {
+      std::optional<Json> parsed = parseJson(response.text);
+      if (!parsed || !parsed->is_object()) {
+        problems.push_back("the reply is not a JSON object");
+      } else {
+        output = *parsed;
+        if (schema && !extraSchema)
+          problems = schema->validate(output);
+      }
+    }
+    if (problems.empty()) {
+      std::string sid;
+      {
+        std::lock_guard<std::recursive_mutex> lock(st.mutex);
+        // Named after the node's execution count, so a resumed run names
+        // it the same way.
+        sid = n.name + "#" + std::to_string(st.artifactVersion[size_t(node)]);
+        std::vector<LlmMessage> conversation = request.messages;
+        conversation.push_back({"assistant", response.text, Json(), ""});
+        st.sessions[sid] = std::move(conversation);
+      }
+      output["_tokens"] = totalTokens;
+      output["_cost_usd"] = totalCost;
+      output["_session_id"] = sid;
+      return output;
+    }
+    if (attempt >= deps.maxSchemaRetries) {
+      std::string all;
+      for (const std::string &p : problems)
+        all += (all.empty() ? "" : "; ") + p;
+      return Error(ErrorCode::SchemaInvalid,
+                   "'" + n.name + "' did not produce a valid '" +
+                       request.schemaName + "' after " +
+                       std::to_string(attempt + 1) + " attempts: " + all);
+    }
+    // Informed re-ask: tell the model exactly what was wrong.
+    std::string feedback =
+        "Your reply does not match the required JSON schema:\n";
+    for (const std::string &p : problems)
+      feedback += "- " + p + "\n";
+    feedback += "Reply again with only the corrected JSON object.";
+    request.messages.push_back({"assistant", response.text, Json(), ""});
+    request.messages.push_back({"user", feedback, Json(), ""});
+    request.maxTokens = requestedMax;
+  }
+}
+
+Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
+                                     int node, const Json &input) {
+  const NodeDesc &n = wf.nodes[node];
+  if (!deps.tools)
+    return Error(ErrorCode::Tool, "no tool runner is configured");
+  RunScope scope(*this, st, input);
+  ToolInvocation inv;
+  inv.command = n.isScript ? renderText(n.command, scope)
+                           : renderShell(n.command, scope);
+  inv.command = expandEnv(inv.command);
+  if (n.isScript)
+    inv.interpreter = n.language.empty() ? "sh" : n.language;
+  inv.workdir = n.workdir.empty() ? st.workspace : st.workspace + "/" + n.workdir;
+  if (n.timeoutMs)
+    inv.timeoutMs = *n.timeoutMs;
+  std::set<std::string> names;
+  auto inherit = [&](const std::string &name) {
+    if (!names.insert(name).second)
+      return;
+    if (const char *value = std::getenv(name.c_str()))
+      inv.env.emplace_back(name, value);
+  };
+  for (const std::string &name : deps.baseToolEnv)
+    inherit(name);
+  for (const std::string &name : n.inheritEnv)
+    inherit(name);
+  for (const auto &[name, value] : n.env) {
+    std::string rendered = expandEnv(renderText(value, scope));
+    auto it = std::find_if(inv.env.begin(), inv.env.end(),
+                           [&](const auto &kv) { return kv.first == name; });
+    if (it != inv.env.end())
+      it->second = rendered;
+    else
+      inv.env.emplace_back(name, rendered);
+  }
+  if (n.approval) {
+    if (!deps.approver || !deps.approver->approve(n.name, inv.command))
+      return Error(ErrorCode::NotApproved,
+                   "tool '" + n.name + "' needs approval and was not approved");
+  }
+  Status budgetOk = st.budget->beforeAction();
+  if (!budgetOk.ok())
+    return budgetOk.error();
+  emit(st, branch, "tool_started", n.name, {{"command", inv.command}});
+  Expected<ToolResult> result = deps.tools->run(inv);
+  if (!result)
+    return result.error();
+  emit(st, branch, "tool_called", n.name,
+       {{"exit_code", result->exitCode},
+        {"timed_out", result->timedOut},
+        {"duration_ms", result->durationMs}});
+  if (result->timedOut && !n.capture)
+    return Error(ErrorCode::ToolTimeout,
+                 "tool '" + n.name + "' timed out after " +
+                     std::to_string(inv.timeoutMs) + " ms");
+  Json output = Json::object();
+  std::string trimmed = result->stdoutText;
+  while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back())))
+    trimmed.pop_back();
+  std::optional<Json> parsed = parseJson(trimmed);
+  if (parsed && parsed->is_object())
+    output = *parsed;
+  else if (!n.capture)
+    output["result"] = trimmed;
+  if (n.capture) {
+    output["exit_code"] = result->exitCode;
+    output["stdout"] = result->stdoutText;
+    output["stderr"] = result->stderrText;
+    output["duration_ms"] = result->durationMs;
+    output["timed_out"] = result->timedOut;
+    return output;
+  }
+  if (result->exitCode != 0) {
+    std::string tail = result->stderrText.size() > 2000
+                           ? result->stderrText.substr(
+                                 result->stderrText.size() - 2000)
+                           : result->stderrText;
+    return Error(ErrorCode::Tool, "tool '" + n.name + "' exited with status " +
+                                      std::to_string(result->exitCode) +
+                                      (tail.empty() ? "" : ": " + tail));
+  }
+  return output;
+}
+
+Expected<Json> Engine::Impl::runCompute(State &st, int node,
+                                        const Json &input) {
+  const NodeDesc &n = wf.nodes[node];
+  RunScope scope(*this, st, input);
+  Json output = Json::object();
+  for (const CheckDesc &e : n.exprs)
+    output[e.name] = e.fn ? e.fn(scope) : Json();
+  return output;
+}
+
+Expected<Json> Engine::Impl::runVerify(State &st, int node,
+                                       const Json &input) {
+  const NodeDesc &n = wf.nodes[node];
+  RunScope scope(*this, st, input);
+  Json failures = Json::array();
+  for (const CheckDesc &c : n.checks) {
+    Json value = c.fn ? c.fn(scope) : Json();
+    if (!expr::truthy(value))
+      failures.push_back({{"check", c.name},
+                          {"expected", c.source},
+                          {"actual", value}});
+  }
+  for (const HttpCheckDesc &h : n.httpChecks) {
+    std::string url;
+    if (!h.service.empty()) {
+      failures.push_back({{"check", h.name},
+                          {"expected", "service '" + h.service + "' running"},
+                          {"actual", "no stack is running"}});
+      continue;
+    }
+    url = renderText(h.url, scope) + renderText(h.path, scope);
+    if (!deps.http) {
+      failures.push_back({{"check", h.name},
+                          {"expected", "an HTTP client"},
+                          {"actual", "none configured"}});
+      continue;
+    }
+    HttpRequest request;
+    request.method = h.method;
+    request.url = url;
+    request.body = renderText(h.body, scope);
+    request.timeoutMs = h.timeoutMs;
+    for (const auto &[k, v] : h.headers)
+      request.headers.emplace_back(k, renderText(v, scope));
+    Expected<HttpResponse> response = deps.http->send(request);
+    if (!response) {
+      failures.push_back({{"check", h.name},
+                          {"expected", "HTTP " + std::to_string(h.expectStatus)},
+                          {"actual", response.error().message}});
+      continue;
+    }
+    if (response->status != h.expectStatus)
+      failures.push_back({{"check", h.name},
+                          {"expected", "HTTP " + std::to_string(h.expectStatus)},
+                          {"actual", "HTTP " + std::to_string(response->status)}});
+    if (h.expectBodyContains &&
+        response->body.find(*h.expectBodyContains) == std::string::npos)
+      failures.push_back({{"check", h.name},
+                          {"expected", "body containing '" +
+                                           *h.expectBodyContains + "'"},
+                          {"actual", response->body.substr(0, 200)}});
+    if (!h.expectJson.empty()) {
+      std::optional<Json> body = parseJson(response->body);
+      for (const auto &[field, check] : h.expectJson) {
+        std::vector<std::string> path;
+        size_t start = 0;
+        while (true) {
+          size_t dot = field.find('.', start);
+          path.push_back(field.substr(start, dot == std::string::npos
+                                                 ? std::string::npos
+                                                 : dot - start));
+          if (dot == std::string::npos)
+            break;
+          start = dot + 1;
+        }
+        std::optional<Json> value =
+            body ? drill(*body, path, 0) : std::optional<Json>();
+        JsonScope valueScope;
+        valueScope.input["value"] = value ? *value : Json();
+        Json ok = check.fn ? check.fn(valueScope) : Json(false);
+        if (!expr::truthy(ok))
+          failures.push_back({{"check", h.name + "." + field},
+                              {"expected", check.source},
+                              {"actual", value ? *value : Json()}});
+      }
+    }
+  }
+  Json output;
+  output["passed"] = failures.empty();
+  output["failures"] = failures;
+  return output;
+}
+
+Expected<Json> Engine::Impl::execute(State &st, const std::string &branch,
+                                     int node, const Json &input,
+                                     bool &paused) {
+  const NodeDesc &n = wf.nodes[node];
+  paused = false;
+  switch (n.kind) {
+  case NodeKind::Agent:
+  case NodeKind::Judge:
+    return runLlm(st, branch, node, input, nullptr, "");
+  case NodeKind::Tool:
+    return runTool(st, branch, node, input);
+  case NodeKind::Compute:
+    return runCompute(st, node, input);
+  case NodeKind::Verify:
+    return runVerify(st, node, input);
+  case NodeKind::Join:
+  case NodeKind::Router:
+    return input;
+  case NodeKind::Human: {
+    bool askModel = n.interaction == Interaction::Llm ||
+                    n.interaction == Interaction::LlmOrHuman;
+    if (askModel) {
+      Json schema =
+          n.output >= 0 ? schemaJson[size_t(n.output)] : Json::object();
+      std::string instruction;
+      if (n.interaction == Interaction::LlmOrHuman) {
+        schema["properties"]["needs_human_input"] = {{"type", "boolean"}};
+        schema["required"].push_back("needs_human_input");
+        instruction = "Set needs_human_input to true when a person must "
+                      "decide instead of you.";
+      }
+      RunScope scope(*this, st, input);
+      std::string system = renderText(n.instructions, scope);
+      Expected<Json> answer =
+          runLlm(st, branch, node, input, &schema,
+                 system + (instruction.empty() ? "" : "\n" + instruction));
+      if (!answer)
+        return answer;
+      if (n.interaction == Interaction::Llm ||
+          !answer->value("needs_human_input", false))
+        return answer;
+    }
+    if (!branch.empty())
+      return Error(ErrorCode::InvalidInput,
+                   "human gate '" + n.name +
+                       "' cannot pause inside a parallel branch");
+    std::string id;
+    {
+      std::lock_guard<std::recursive_mutex> lock(st.mutex);
+      id = st.record.id + "_" + n.name + "_" +
+           std::to_string(st.artifactVersion[node]);
+    }
+    if (st.pendingInteraction == id && !st.pendingAnswers.is_null()) {
+      Json answers = st.pendingAnswers;
+      st.pendingAnswers = Json();
+      if (n.output >= 0) {
+        std::vector<std::string> problems =
+            wf.schemas[size_t(n.output)].validate(answers);
+        if (!problems.empty()) {
+          std::string all;
+          for (const std::string &p : problems)
+            all += (all.empty() ? "" : "; ") + p;
+          return Error(ErrorCode::InvalidInput,
+                       "the answers for '" + n.name + "' are invalid: " + all);
+        }
+      }
+      Json interaction = Json::object();
+      Expected<Json> stored = deps.store->loadInteraction(st.record.id, id);
+      if (stored)
+        interaction = *stored;
+      interaction["answers"] = answers;
+      interaction["answered_at"] = deps.clock->timestamp();
+      (void)deps.store->writeInteraction(st.record.id, id, interaction);
+      emit(st, branch, "human_answers_recorded", n.name,
+           {{"interaction_id", id}, {"answers", answers}});
+      return answers;
+    }
+    RunScope scope(*this, st, input);
+    Json interaction;
+    interaction["id"] = id;
+    interaction["run_id"] = st.record.id;
+    interaction["node_id"] = n.name;
+    interaction["requested_at"] = deps.clock->timestamp();
+    interaction["instructions"] = renderText(n.instructions, scope);
+    interaction["questions"] = input;
+    interaction["answers"] = nullptr;
+    Status s = deps.store->writeInteraction(st.record.id, id,
+                                            st.redactor.apply(interaction));
+    if (!s.ok())
+      return s.error();
+    emit(st, branch, "human_input_requested", n.name,
+         {{"interaction_id", id}, {"questions", input}});
+    st.pausedInteraction = id;
+    st.pausedQuestions = input;
+    paused = true;
+    return Json();
+  }
+  case NodeKind::Done:
+  case NodeKind::Fail:
+    return Json::object();
+  }
+  return Json::object();
+}
+
+//===----------------------------------------------------------------------===//
+// Edges, loops and branches
+//===----------------------------------------------------------------------===//
+
+Expected<Engine::Impl::Next>
+Engine::Impl::selectEdge(State &st, const std::string &branch, int node,
+                         const Json &output, const Json &input) {
+  const NodeDesc &n = wf.nodes[node];
+  // A condition router tests its own input; everyone else their output.
+  const Json &subject =
+      n.kind == NodeKind::Router && n.routerMode == RouterMode::Condition
+          ? input
+          : output;
+  RunScope scope(*this, st, subject);
+  int chosen = -1, fallback = -1;
+  std::string exhausted;
+  std::vector<int> unconditional;
+  for (int ei : out[node]) {
+    const EdgeDesc &e = wf.edges[ei];
+    if (e.cond == EdgeDesc::Cond::None)
+      unconditional.push_back(ei);
+  }
+  if (n.kind == NodeKind::Router && n.routerMode == RouterMode::RoundRobin &&
+      !unconditional.empty()) {
+    std::lock_guard<std::recursive_mutex> lock(st.mutex);
+    chosen = unconditional[size_t(st.rrCounter[node] % int64_t(unconditional.size()))];
+    ++st.rrCounter[node];
+  }
+  if (n.kind == NodeKind::Router && n.routerMode == RouterMode::Llm &&
+      !n.multi) {
+    std::string target = output.value("selected_route", std::string());
+    for (int ei : out[node])
+      if (wf.nodes[wf.edges[ei].to].name == target)
+        chosen = ei;
+    if (chosen < 0)
+      return Error(ErrorCode::Provider,
+                   "router '" + n.name + "' chose '" + target +
+                       "', which is not one of its targets");
+  }
+  for (size_t k = 0; chosen < 0 && k < out[node].size(); ++k) {
+    const EdgeDesc &e = wf.edges[out[node][k]];
+    if (e.loop >= 0) {
+      const LoopDesc &loop = wf.loops[size_t(e.loop)];
+      int64_t cap = loop.cap ? *loop.cap : 0;
+      if (!loop.cap) {
+        Json v = renderValue(loop.capTemplate, scope);
+        if (v.is_number_integer())
+          cap = v.get<int64_t>();
+        else if (v.is_string())
+          cap = std::strtoll(v.get<std::string>().c_str(), nullptr, 10);
+      }
+      std::lock_guard<std::recursive_mutex> lock(st.mutex);
+      if (st.loopCounter[size_t(e.loop)] >= cap) {
+        if (exhausted.empty())
+          exhausted = loop.name;
+        continue;
+      }
+    }
+    switch (e.cond) {
+    case EdgeDesc::Cond::None:
+      if (fallback < 0)
+        fallback = out[node][k];
+      continue;
+    case EdgeDesc::Cond::Expr: {
+      Json v = e.expr ? e.expr(scope) : Json();
+      if (expr::truthy(v))
+        chosen = out[node][k];
+      continue;
+    }
+    case EdgeDesc::Cond::Field: {
+      if (!subject.is_object())
+        continue;
+      auto it = subject.find(e.field);
+      if (it == subject.end() || !it->is_boolean())
+        continue;
+      if (it->get<bool>() != e.negated)
+        chosen = out[node][k];
+      continue;
+    }
+    }
+  }
+  if (chosen < 0)
+    chosen = fallback;
+  if (chosen < 0) {
+    if (!exhausted.empty())
+      return Error(ErrorCode::LoopExhausted,
+                   "loop '" + exhausted + "' reached its cap at '" + n.name +
+                       "' and no other edge applies");
+    return Error(ErrorCode::NoOutgoingEdge,
+                 "no edge out of '" + n.name + "' applies to its output");
+  }
+  const EdgeDesc &e = wf.edges[size_t(chosen)];
+  Json data;
+  data["from"] = n.name;
+  data["to"] = wf.nodes[e.to].name;
+  {
+    std::lock_guard<std::recursive_mutex> lock(st.mutex);
+    if (e.loop >= 0) {
+      size_t L = size_t(e.loop);
+      const LoopDesc &loop = wf.loops[L];
+      ++st.loopCounter[L];
+      st.loopPrevious[L] = output;
+      data["loop"] = loop.name;
+      data["iteration"] = st.loopCounter[L];
+      if (loop.noProgress > 0) {
+        // What the loop is trying to change: a verify node's failures,
+        // otherwise the output without run metadata.
+        Json watched = output;
+        if (wf.nodes[node].kind == NodeKind::Verify && output.is_object())
+          watched = output.value("failures", Json());
+        else if (watched.is_object())
+          for (auto it = watched.begin(); it != watched.end();)
+            it = it.key().rfind('_', 0) == 0 ? watched.erase(it) : ++it;
+        std::string signature = watched.dump();
+        if (signature == st.progressSignature[L])
+          ++st.progressRepeats[L];
+        else
+          st.progressRepeats[L] = 1;
+        st.progressSignature[L] = signature;
+        if (st.progressRepeats[L] >= loop.noProgress)
+          return Error(ErrorCode::NoProgress,
+                       "loop '" + loop.name + "' made no progress: '" +
+                           n.name + "' produced the same " +
+                           (wf.nodes[node].kind == NodeKind::Verify
+                                ? "failures "
+                                : "output ") +
+                           std::to_string(st.progressRepeats[L]) +
+                           " times in a row");
+      }
+    } else {
+      // Entering a loop from outside resets its counter.
+      for (size_t L = 0; L < wf.loops.size(); ++L) {
+        const LoopDesc &loop = wf.loops[L];
+        bool entersIt = std::find(loop.entries.begin(), loop.entries.end(),
+                                  e.to) != loop.entries.end();
+        bool fromInside = std::find(loop.body.begin(), loop.body.end(),
+                                    e.from) != loop.body.end();
+        if (entersIt && !fromInside) {
+          st.loopCounter[L] = 0;
+          st.progressSignature[L].clear();
+          st.progressRepeats[L] = 0;
+        }
+      }
+    }
+  }
+  if (e.cond == EdgeDesc::Cond::Field)
+    data["condition"] = (e.negated ? "not " : "") + e.field;
+  else if (e.cond == EdgeDesc::Cond::Expr)
+    data["condition"] = e.exprText;
+  emit(st, branch, "edge_selected", n.name, data);
+  Next next;
+  next.node = e.to;
+  if (e.with.empty()) {
+    next.input = e.to == node ? input : Json::object();
+  } else {
+    RunScope mapScope(*this, st, output);
+    next.input = Json::object();
+    for (const auto &[key, value] : e.with)
+      next.input[key] = renderValue(value, mapScope);
+  }
+  return next;
+}
+
+int Engine::Impl::convergenceOf(int from) const {
+  // Follow the branch until a node where branches meet: one with `await`,
+  // a classic join, or several distinct sources.
+  std::set<int> seen;
+  int cur = from;
+  while (cur >= 0 && !seen.count(cur)) {
+    seen.insert(cur);
+    const NodeDesc &n = wf.nodes[size_t(cur)];
+    if (cur != from && (n.await != AwaitMode::None ||
+                        n.kind == NodeKind::Join || sources[cur].size() >= 2))
+      return cur;
+    if (n.isTerminal())
+      return -1;
+    int next = -1;
+    for (int ei : out[size_t(cur)])
+      if (wf.edges[size_t(ei)].loop < 0) {
+        next = wf.edges[size_t(ei)].to;
+        break;
+      }
+    cur = next;
+  }
+  return -1;
+}
+
+Expected<Engine::Impl::Next>
+Engine::Impl::fanOut(State &st, int router, const std::vector<int> &edges,
+                     const Json &input) {
+  const NodeDesc &r = wf.nodes[size_t(router)];
+  RunScope scope(*this, st, input);
+  struct Branch {
+    std::string id;
+    int start = -1;
+    Json input;
+    int last = -1;
+    Stop stop;
+    bool failed = false;
+  };
+  std::vector<Branch> branches;
+  int join = -1;
+  for (int ei : edges) {
+    const EdgeDesc &e = wf.edges[size_t(ei)];
+    Branch b;
+    b.id = "branch_" + r.name + "_" + wf.nodes[size_t(e.to)].name;
+    b.start = e.to;
+    b.input = Json::object();
+    for (const auto &[key, value] : e.with)
+      b.input[key] = renderValue(value, scope);
+    if (e.with.empty())
+      b.input = input;
+    int c = convergenceOf(e.to);
+    if (c >= 0 && join < 0)
+      join = c;
+    branches.push_back(std::move(b));
+    emit(st, "", "edge_selected", r.name,
+         {{"from", r.name}, {"to", wf.nodes[size_t(e.to)].name},
+          {"branch_id", branches.back().id}});
+  }
+  AwaitMode strategy =
+      join >= 0 && wf.nodes[size_t(join)].await == AwaitMode::BestEffort
+          ? AwaitMode::BestEffort
+          : AwaitMode::WaitAll;
+  // Without a limit, as many branches as cores run at once (at least 2).
+  size_t limit = wf.budget.maxParallelBranches
+                     ? size_t(*wf.budget.maxParallelBranches)
+                     : std::max(2u, std::thread::hardware_concurrency());
+  limit = std::max<size_t>(1, std::min(limit, branches.size()));
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i = next++; i < branches.size(); i = next++) {
+      Branch &b = branches[i];
+      emit(st, b.id, "branch_started", wf.nodes[size_t(b.start)].name, {});
+      b.stop = walk(st, b.id, b.start, b.input, join, &b.last);
+      b.failed = b.stop.error.has_value() ||
+                 b.stop.status == RunStatus::Failed;
+      emit(st, b.id, "branch_finished", wf.nodes[size_t(b.start)].name,
+           {{"ok", !b.failed}});
+      if (b.failed && strategy == AwaitMode::WaitAll)
+        st.cancelled = true;  // A failing branch cancels its siblings.
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < limit; ++t)
+    threads.emplace_back(worker);
+  worker();
+  for (std::thread &t : threads)
+    t.join();
+  Json failedBranches = Json::array();
+  const Branch *firstFailure = nullptr;
+  for (const Branch &b : branches) {
+    if (!b.failed)
+      continue;
+    if (!firstFailure || (firstFailure->stop.error &&
+                          firstFailure->stop.error->code == ErrorCode::Cancelled))
+      firstFailure = &b;
+    failedBranches.push_back(
+        {{"branch_id", b.id},
+         {"error", b.stop.error ? b.stop.error->message : "reached fail"}});
+  }
+  if (strategy == AwaitMode::WaitAll && firstFailure) {
+    st.cancelled = false;
+    Error error = firstFailure->stop.error
+                      ? *firstFailure->stop.error
+                      : Error(ErrorCode::FailNode, "a branch reached fail");
+    error.message = firstFailure->id + ": " + error.message;
+    return error;
+  }
+  if (join < 0) {
+    Next done;
+    done.node = wf.doneIndex();
+    return done;
+  }
+  // The convergence node's input: every branch's mapping into it.
+  std::set<int> lastOfBranches;
+  for (const Branch &b : branches)
+    if (!b.failed)
+      lastOfBranches.insert(b.last);
+  Json merged = Json::object();
+  for (size_t ei = 0; ei < wf.edges.size(); ++ei) {
+    const EdgeDesc &e = wf.edges[ei];
+    if (e.to != join || e.loop >= 0)
+      continue;
+    if (!lastOfBranches.count(e.from))
+      continue;
+    Json sourceOutput;
+    {
+      std::lock_guard<std::recursive_mutex> lock(st.mutex);
+      auto it = st.outputs.find(wf.nodes[size_t(e.from)].name);
+      if (it != st.outputs.end())
+        sourceOutput = it->second;
+    }
+    RunScope mapScope(*this, st, sourceOutput);
+    for (const auto &[key, value] : e.with)
+      merged[key] = renderValue(value, mapScope);
+    if (e.with.empty() && wf.nodes[size_t(join)].kind == NodeKind::Join)
+      merged[wf.nodes[size_t(e.from)].name] = sourceOutput;
+  }
+  if (!failedBranches.empty())
+    merged["_failed_branches"] = failedBranches;
+  emit(st, "", "join_ready", wf.nodes[size_t(join)].name,
+       {{"strategy", strategy == AwaitMode::BestEffort ? "best_effort"
+                                                       : "wait_all"},
+        {"failed_branches", failedBranches}});
+  Next n;
+  n.node = join;
+  n.input = merged;
+  return n;
+}
+
+Engine::Impl::Stop Engine::Impl::budgetStop(State &st, const Error &error,
+                                            int node) {
+  Stop stop;
+  stop.status = RunStatus::BudgetExceeded;
+  stop.error = error;
+  stop.node = wf.nodes[size_t(node)].name;
+  (void)st;
+  return stop;
+}
+
+Engine::Impl::Stop Engine::Impl::walk(State &st, const std::string &branch,
+                                      int node, Json input, int stopAt,
+                                      int *lastNode) {
+  for (;;) {
+    if (node == stopAt) {
+      Stop stop;
+      stop.status = RunStatus::Running;
+      return stop;
+    }
+    const NodeDesc &n = wf.nodes[size_t(node)];
+    if (lastNode && !n.isTerminal())
+      *lastNode = node;
+    if (st.cancelled && !branch.empty()) {
+      Stop stop;
+      stop.status = RunStatus::Cancelled;
+      stop.error = Error(ErrorCode::Cancelled, "cancelled: a sibling failed");
+      stop.node = n.name;
+      return stop;
+    }
+    if (n.kind == NodeKind::Done || n.kind == NodeKind::Fail) {
+      emit(st, branch, "node_started", n.name, {{"kind", nodeKindName(n.kind)}});
+      emit(st, branch, "node_finished", n.name, {{"output", Json::object()}});
+      Stop stop;
+      stop.status = n.kind == NodeKind::Done ? RunStatus::Finished
+                                             : RunStatus::Failed;
+      if (n.kind == NodeKind::Fail)
+        stop.error = Error(ErrorCode::FailNode, "the workflow reached 'fail'");
+      stop.node = n.name;
+      return stop;
+    }
+
+    bool fansOut =
+        n.kind == NodeKind::Router &&
+        (n.routerMode == RouterMode::FanOutAll ||
+         (n.routerMode == RouterMode::Llm && n.multi));
+    std::optional<Json> output = recordedOutput(st, branch, node);
+    bool replayed = output.has_value();
+    if (!replayed) {
+      int64_t iteration;
+      {
+        std::lock_guard<std::recursive_mutex> lock(st.mutex);
+        iteration = st.artifactVersion[size_t(node)];
+      }
+      Json started = {{"kind", nodeKindName(n.kind)}, {"iteration", iteration}};
+      emit(st, branch, "node_started", n.name, started);
+      bool counted =
+          n.kind == NodeKind::Agent || n.kind == NodeKind::Judge ||
+          n.kind == NodeKind::Tool || n.kind == NodeKind::Verify ||
+          (n.kind == NodeKind::Router &&
+           (n.routerMode == RouterMode::Condition ||
+            n.routerMode == RouterMode::Llm));
+      if (counted) {
+        Status ok = st.budget->beforeAction();
+        for (const BudgetNotice &notice : st.budget->takeNotices())
+          emit(st, branch,
+               notice.exceeded ? "budget_exceeded" : "budget_warning", n.name,
+               {{"dimension", notice.dimension},
+                {"used", notice.used},
+                {"limit", notice.limit}});
+        if (!ok.ok())
+          return budgetStop(st, ok.error(), node);
+      }
+      Expected<Json> result = Json::object();
+      bool paused = false;
+      if (n.kind == NodeKind::Router && n.routerMode == RouterMode::Llm) {
+        Json targets = Json::array();
+        for (int ei : out[size_t(node)])
+          targets.push_back(wf.nodes[size_t(wf.edges[size_t(ei)].to)].name);
+        Json schema;
+        schema["type"] = "object";
+        if (n.multi) {
+          schema["properties"]["selected_routes"] = {
+              {"type", "array"}, {"items", {{"type", "string"}, {"enum", targets}}}};
+          schema["required"] = Json::array({"selected_routes", "reasoning"});
+        } else {
+          schema["properties"]["selected_route"] = {{"type", "string"},
+                                                    {"enum", targets}};
+          schema["required"] = Json::array({"selected_route", "reasoning"});
+        }
+        schema["properties"]["reasoning"] = {{"type", "string"}};
+        result = runLlm(st, branch, node, input, &schema,
+                        "Choose the route(s) to take next among: " +
+                            targets.dump());
+      } else {
+        result = execute(st, branch, node, input, paused);
+      }
+      // An execution counts once it has happened (its LLM calls saw the
+      // budget before it was counted).
+      if (counted)
+        st.budget->recordIteration();
+      if (paused) {
+        Stop stop;
+        stop.status = RunStatus::PausedWaitingHuman;
+        stop.node = n.name;
+        return stop;
+      }
+      if (!result) {
+        Stop stop;
+        stop.error = result.error();
+        stop.node = n.name;
+        switch (result.error().code) {
+        case ErrorCode::Budget:
+          stop.status = RunStatus::BudgetExceeded;
+          break;
+        case ErrorCode::Cancelled:
+          stop.status = RunStatus::Cancelled;
+          break;
+        case ErrorCode::WorkspaceEscape:
+          stop.status = RunStatus::Failed;
+          break;
+        default:
+          stop.status = RunStatus::FailedResumable;
+        }
+        return stop;
+      }
+      output = *result;
+    } else if (output->is_object()) {
+      // Replayed: account for what the step cost when it ran.
+      st.budget->recordLlm(output->value("_tokens", int64_t(0)),
+                           output->value("_cost_usd", 0.0));
+      (void)st.budget->takeNotices();  // Already in the log.
+      if (n.kind != NodeKind::Compute && n.kind != NodeKind::Join &&
+          !(n.kind == NodeKind::Router &&
+            (n.routerMode == RouterMode::FanOutAll ||
+             n.routerMode == RouterMode::RoundRobin)))
+        st.budget->recordIteration();
+    }
+    Status recorded = recordOutput(st, branch, node, *output, replayed);
+    if (!recorded.ok()) {
+      Stop stop;
+      stop.status = recorded.error().code == ErrorCode::WorkspaceEscape
+                        ? RunStatus::Failed
+                        : RunStatus::FailedResumable;
+      stop.error = recorded.error();
+      stop.node = n.name;
+      return stop;
+    }
+
+    Expected<Next> next = Error(ErrorCode::Internal, "unreachable");
+    if (fansOut) {
+      std::vector<int> edges = out[size_t(node)];
+      if (n.routerMode == RouterMode::Llm) {
+        Json chosen = output->value("selected_routes", Json::array());
+        std::vector<int> picked;
+        for (int ei : edges)
+          for (const Json &c : chosen)
+            if (c.is_string() &&
+                c.get<std::string>() == wf.nodes[size_t(wf.edges[size_t(ei)].to)].name)
+              picked.push_back(ei);
+        edges = picked;
+      }
+      if (edges.empty())
+        next = Error(ErrorCode::NoOutgoingEdge,
+                     "router '" + n.name + "' selected no branch");
+      else
+        next = fanOut(st, node, edges, *output);
+    } else {
+      next = selectEdge(st, branch, node, *output, input);
+    }
+    if (!next) {
+      Stop stop;
+      stop.error = next.error();
+      stop.node = n.name;
+      switch (next.error().code) {
+      case ErrorCode::LoopExhausted:
+        stop.status = RunStatus::LoopExhausted;
+        break;
+      case ErrorCode::NoProgress:
+        stop.status = RunStatus::NoProgress;
+        break;
+      case ErrorCode::Budget:
+        stop.status = RunStatus::BudgetExceeded;
+        break;
+      case ErrorCode::FailNode:
+        stop.status = RunStatus::Failed;
+        break;
+      default:
+        stop.status = RunStatus::FailedResumable;
+      }
+      return stop;
+    }
+    node = next->node;
+    input = next->input;
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Runs
+//===----------------------------------------------------------------------===//
+
+void Engine::Impl::finishRun(State &st, const Stop &stop, RunResult &result) {
+  result.status = stop.status;
+  result.runId = st.record.id;
+  result.error = stop.error;
+  result.node = stop.node;
+  result.usage = st.budget->usage();
+  {
+    std::lock_guard<std::recursive_mutex> lock(st.mutex);
+    for (const auto &[name, output] : st.outputs)
+      result.outputs[name] = output;
+  }
+  st.record.status = stop.status;
+  st.record.updatedAt = deps.clock->timestamp();
+  if (stop.status == RunStatus::PausedWaitingHuman) {
+    result.interactionId = st.pausedInteraction;
+    result.questions = st.pausedQuestions;
+    st.record.extra["pending_interaction"] = st.pausedInteraction;
+    st.record.extra["pending_node"] = stop.node;
+    emit(st, "", "run_paused", stop.node,
+         {{"interaction_id", st.pausedInteraction}});
+  } else {
+    st.record.extra.erase("pending_interaction");
+    st.record.extra.erase("pending_node");
+  }
+  if (stop.status == RunStatus::Finished) {
+    st.record.finishedAt = st.record.updatedAt;
+    st.record.error = nullptr;
+    emit(st, "", "run_finished", "", {{"status", runStatusName(stop.status)}});
+  } else if (stop.status != RunStatus::PausedWaitingHuman) {
+    Json error;
+    error["code"] = stop.error ? errorCodeName(stop.error->code)
+                               : errorCodeName(ErrorCode::Internal);
+    error["message"] = stop.error ? st.redactor.apply(stop.error->message)
+                                  : std::string("stopped");
+    error["node"] = stop.node;
+    st.record.error = error;
+    emit(st, "", "run_failed",
+         stop.node, {{"status", runStatusName(stop.status)},
+                     {"error", error["message"]},
+                     {"code", error["code"]},
+                     {"resumable", stop.status != RunStatus::Failed}});
+  }
+  BudgetUsage usage = result.usage;
+  st.record.extra["usage"] = {{"tokens", usage.tokens},
+                              {"cost_usd", usage.costUsd},
+                              {"iterations", usage.iterations}};
+  (void)deps.store->updateRun(st.record);
+}
+
+RunResult Engine::Impl::start(State &st, bool resuming) {
+  st.artifactVersion.assign(wf.nodes.size(), 0);
+  st.loopCounter.assign(wf.loops.size(), 0);
+  st.loopPrevious.assign(wf.loops.size(), Json());
+  st.rrCounter.assign(wf.nodes.size(), 0);
+  st.progressSignature.assign(wf.loops.size(), std::string());
+  st.progressRepeats.assign(wf.loops.size(), 0);
+  for (const VarDesc &v : wf.vars)
+    if (v.secret && st.vars.contains(v.name) && st.vars[v.name].is_string())
+      st.redactor.add(st.vars[v.name].get<std::string>());
+  for (const char *key : {"OPENAI_API_KEY", "ANTHROPIC_API_KEY",
+                          "OPENROUTER_API_KEY"})
+    if (const char *value = std::getenv(key))
+      st.redactor.add(value);
+
+  RunResult result;
+  Json publicVars = Json::object();
+  for (const VarDesc &v : wf.vars)
+    if (st.vars.contains(v.name))
+      publicVars[v.name] = v.secret ? Json("[redacted]") : st.vars[v.name];
+  if (!resuming)
+    emit(st, "", "run_started", "",
+         {{"workflow", wf.name},
+          {"workflow_hash", wf.sourceSha256},
+          {"iterc_version", wf.itercVersion},
+          {"vars", publicVars}});
+  else
+    emit(st, "", "run_resumed", "", {{"interaction_id", st.pendingInteraction}});
+
+  Status prices = checkPrices();
+  if (!prices.ok()) {
+    Stop stop;
+    stop.status = RunStatus::Failed;
+    stop.error = prices.error();
+    finishRun(st, stop, result);
+    return result;
+  }
+  Json entryInput = st.vars;
+  Stop stop = walk(st, "", wf.entry, entryInput, -1, nullptr);
+  finishRun(st, stop, result);
+  return result;
+}
+
+RunResult Engine::Impl::run(const RunOptions &options) {
+  State st;
+  st.workspace = options.workspace;
+  RunResult result;
+  Expected<Json> vars = resolveVars(options);
+  result.runId = options.runId;
+  if (!vars) {
+    result.status = RunStatus::Failed;
+    result.error = vars.error();
+    return result;
+  }
+  st.vars = *vars;
+  BudgetDesc limits = options.budgetOverride ? *options.budgetOverride
+                                             : wf.budget;
+  st.budget = std::make_unique<Budget>(limits, *deps.clock);
+  st.record.id = options.runId.empty() ? newRunId(*deps.clock) : options.runId;
+  st.record.workflowName = wf.name;
+  st.record.workflowHash = wf.sourceSha256;
+  st.record.status = RunStatus::Running;
+  st.record.createdAt = deps.clock->timestamp();
+  st.record.updatedAt = st.record.createdAt;
+  Json inputs = Json::object();
+  for (const auto &[name, value] : options.vars) {
+    bool secret = false;
+    for (const VarDesc &v : wf.vars)
+      secret = secret || (v.name == name && v.secret);
+    inputs[name] = secret ? Json("[redacted]") : value;
+  }
+  st.record.inputs = inputs;
+  st.record.extra["workspace"] = options.workspace;
+  if (!options.preset.empty())
+    st.record.extra["preset"] = options.preset;
+  Status created = deps.store->createRun(st.record);
+  if (!created.ok()) {
+    result.runId = st.record.id;
+    result.status = RunStatus::Failed;
+    result.error = created.error();
+    return result;
+  }
+  return start(st, false);
+}
+
+RunResult Engine::Impl::resume(const std::string &runId, const Json &answers,
+                               const RunOptions &options) {
+  RunResult result;
+  result.runId = runId;
+  auto fail = [&](Error e) {
+    result.status = RunStatus::Failed;
+    result.error = std::move(e);
+    return result;
+  };
+  Expected<RunRecord> record = deps.store->loadRun(runId);
+  if (!record)
+    return fail(record.error());
+  if (record->workflowHash != wf.sourceSha256)
+    return fail(Error(ErrorCode::InvalidInput,
+                      "run '" + runId +
+                          "' was started by a different version of this "
+                          "workflow; it cannot be resumed by this one"));
+  if (record->status == RunStatus::Finished) {
+    // Nothing left to do: report the run as it ended.
+    Expected<std::vector<Event>> done = deps.store->loadEvents(runId);
+    if (!done)
+      return fail(done.error());
+    for (const Event &e : *done)
+      if (e.type == "node_finished" && e.data.contains("output") &&
+          wf.findNode(e.nodeId) >= 0 &&
+          !wf.nodes[size_t(wf.findNode(e.nodeId))].isTerminal())
+        result.outputs[e.nodeId] = e.data["output"];
+    result.status = RunStatus::Finished;
+    return result;
+  }
+  if (record->status == RunStatus::Failed)
+    return fail(Error(ErrorCode::InvalidInput,
+                      "run '" + runId + "' failed for good (" +
+                          record->error.value("message", std::string()) +
+                          "); start a new run"));
+  Expected<std::vector<Event>> events = deps.store->loadEvents(runId);
+  if (!events)
+    return fail(events.error());
+
+  State st;
+  st.record = *record;
+  st.workspace = options.workspace.empty() || options.workspace == "."
+                     ? record->extra.value("workspace", std::string("."))
+                     : options.workspace;
+  RunOptions effective = options;
+  for (auto it = record->inputs.begin(); it != record->inputs.end(); ++it)
+    if (!effective.vars.count(it.key()) && it.value() != "[redacted]")
+      effective.vars[it.key()] = it.value();
+  if (effective.preset.empty())
+    effective.preset = record->extra.value("preset", std::string());
+  Expected<Json> vars = resolveVars(effective);
+  if (!vars)
+    return fail(vars.error());
+  st.vars = *vars;
+  BudgetDesc limits = options.budgetOverride ? *options.budgetOverride
+                                             : wf.budget;
+  st.budget = std::make_unique<Budget>(limits, *deps.clock);
+  for (const Event &e : *events) {
+    if (isRunLevel(e.type))
+      continue;
+    if (e.type == "llm_response" && e.data.contains("request_sha256") &&
+        e.data.contains("response"))
+      st.llmCache[e.data["request_sha256"].get<std::string>()].push_back(
+          e.data["response"]);
+    st.recorded[e.branchId].push_back(e);
+  }
+  if (record->status == RunStatus::PausedWaitingHuman) {
+    if (answers.is_null() || (answers.is_object() && answers.empty()))
+      return fail(Error(ErrorCode::InvalidInput,
+                        "run '" + runId + "' is waiting for answers to '" +
+                            record->extra.value("pending_node",
+                                                std::string()) +
+                            "'; give them with --answer or --answers-file"));
+    st.pendingInteraction =
+        record->extra.value("pending_interaction", std::string());
+    st.pendingAnswers = answers;
+    // The pause's own node_started is in the log; the gate re-runs live
+    // with the answers, so drop it from what replay expects.
+    std::deque<Event> &main = st.recorded[""];
+    for (auto it = main.rbegin(); it != main.rend(); ++it)
+      if (it->type == "human_input_requested") {
+        auto fwd = std::next(it).base();
+        main.erase(fwd, main.end());
+        break;
+      }
+  }
+  st.record.status = RunStatus::Running;
+  st.record.error = nullptr;
+  (void)deps.store->updateRun(st.record);
+  return start(st, true);
+}
+
+Engine::Engine(const WorkflowDesc &workflow, EngineDeps deps)
+    : impl(std::make_unique<Impl>(workflow, std::move(deps))) {}
+Engine::~Engine() = default;
+
+RunResult Engine::run(const RunOptions &options) { return impl->run(options); }
+
+RunResult Engine::resume(const std::string &runId, const Json &answers,
+                         const RunOptions &options) {
+  return impl->resume(runId, answers, options);
+}

@@ -1,0 +1,200 @@
+//===- LlmReplay.cpp - Cassettes: replaying and recording model calls -----===//
+//
+// This file implements the replay provider, which answers every request
+// from a cassette keyed by the request's canonical JSON, and the recorder,
+// which wraps a real provider and writes such a cassette. Keys are compared
+// on a key-sorted dump, so a hand-edited cassette may order object keys as
+// it likes. Several entries for one request are served in order, then the
+// last one repeats. A request with no entry fails loudly, naming the model,
+// the start of the last user message and the cassette.
+//
+//===----------------------------------------------------------------------===//
+#include "iterc/rt/Llm.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+using namespace iterc::rt;
+
+namespace {
+
+/// The match key of a canonical request: its dump with every object's keys
+/// sorted.
+std::string matchKey(const Json &request) {
+  nlohmann::json sorted = nlohmann::json::parse(
+      request.dump(-1, ' ', false, Json::error_handler_t::replace), nullptr,
+      /*allow_exceptions=*/false);
+  return sorted.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string lastUserMessage(const LlmRequest &request) {
+  for (auto it = request.messages.rbegin(); it != request.messages.rend(); ++it)
+    if (it->role == "user")
+      return it->content;
+  return "";
+}
+
+/// The start of a message, quoted, on one line and valid UTF-8 (a cut
+/// character or invalid bytes become U+FFFD), fit for any log or event.
+std::string preview(const std::string &text, size_t max = 80) {
+  std::string out;
+  for (char c : text) {
+    if (out.size() >= max) {
+      out += "...";
+      break;
+    }
+    out += (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
+  }
+  return Json(out).dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+} // namespace
+
+Expected<std::unique_ptr<ReplayProvider>>
+ReplayProvider::parse(const Json &cassette, const std::string &source) {
+  auto bad = [&](const std::string &why) {
+    return Error(ErrorCode::InvalidInput,
+                 "invalid cassette " + source + ": " + why);
+  };
+  if (!cassette.is_object())
+    return bad("expected a JSON object {\"version\":1,\"entries\":[...]}");
+  if (cassette.contains("version") &&
+      !(cassette["version"].is_number_integer() &&
+        cassette["version"].get<int64_t>() == 1))
+    return bad("unsupported version " + cassette["version"].dump() +
+               " (expected 1)");
+  if (!cassette.contains("entries") || !cassette["entries"].is_array())
+    return bad("missing \"entries\" array");
+  auto provider = std::make_unique<ReplayProvider>();
+  provider->source = source;
+  size_t index = 0;
+  for (const Json &entry : cassette["entries"]) {
+    std::string where = "entry " + std::to_string(index++);
+    if (!entry.is_object() || !entry.contains("request") ||
+        !entry.contains("response"))
+      return bad(where + " needs \"request\" and \"response\"");
+    if (!entry["request"].is_object())
+      return bad(where + ": \"request\" is not an object");
+    auto response = llmResponseFromJson(entry["response"]);
+    if (!response)
+      return bad(where + ": " + response.error().message);
+    provider->entries[matchKey(entry["request"])].push_back(
+        std::move(*response));
+    ++provider->entryCount;
+  }
+  return provider;
+}
+
+std::unique_ptr<ReplayProvider> ReplayProvider::fromJson(const Json &cassette) {
+  auto parsed = parse(cassette, "<in-memory cassette>");
+  if (parsed)
+    return std::move(*parsed);
+  // A malformed cassette replays nothing; every call then misses and the
+  // miss names what was wrong.
+  auto empty = std::make_unique<ReplayProvider>();
+  empty->source = "<in-memory cassette> (" + parsed.error().message + ")";
+  return empty;
+}
+
+Expected<std::unique_ptr<ReplayProvider>>
+ReplayProvider::load(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return Error(ErrorCode::InvalidInput, "cannot open cassette '" + path +
+                                              "': " + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad())
+    return Error(ErrorCode::InvalidInput,
+                 "cannot read cassette '" + path + "'");
+  auto json = parseJson(text.str());
+  if (!json)
+    return Error(ErrorCode::InvalidInput,
+                 "cassette '" + path + "' is not valid JSON");
+  return parse(*json, "'" + path + "'");
+}
+
+Expected<LlmResponse> ReplayProvider::complete(const LlmRequest &request) {
+  std::string key = matchKey(request.canonical());
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = entries.find(key);
+  if (it == entries.end() || it->second.empty()) {
+    std::string model = request.provider.empty()
+                            ? request.model
+                            : request.provider + "/" + request.model;
+    return Error(ErrorCode::ReplayMiss,
+                 "replay miss: no entry for model '" + model +
+                     "' with last user message " +
+                     preview(lastUserMessage(request)) + " in cassette " +
+                     source + " (" + std::to_string(entryCount) +
+                     " entries); record it again with a real provider");
+  }
+  size_t &n = used[key];
+  size_t index = std::min(n, it->second.size() - 1);
+  ++n;
+  return it->second[index];
+}
+
+//===----------------------------------------------------------------------===//
+// RecordingProvider
+//===----------------------------------------------------------------------===//
+
+Expected<LlmResponse> RecordingProvider::complete(const LlmRequest &request) {
+  // The slot is taken when the call starts, so concurrent calls are written
+  // in the order they were made; failed calls leave a null that flush skips.
+  size_t slot;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    slot = entries.size();
+    entries.push_back(nullptr);
+  }
+  Json canonical = request.canonical();
+  auto result = inner.complete(request);
+  if (result) {
+    Json entry = Json::object();
+    entry["request"] = std::move(canonical);
+    entry["response"] = llmResponseToJson(*result);
+    std::lock_guard<std::mutex> lock(mutex);
+    entries[slot] = std::move(entry);
+  }
+  return result;
+}
+
+Status RecordingProvider::flush() {
+  std::string text;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    Json cassette = Json::object();
+    cassette["version"] = 1;
+    Json recorded = Json::array();
+    for (const Json &entry : entries)
+      if (!entry.is_null())
+        recorded.push_back(entry);
+    cassette["entries"] = std::move(recorded);
+    text = cassette.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+  }
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out)
+      return Error(ErrorCode::Store, "cannot write cassette '" + tmp +
+                                         "': " + std::strerror(errno));
+    out << text;
+    out.flush();
+    if (!out) {
+      std::remove(tmp.c_str());
+      return Error(ErrorCode::Store, "cannot write cassette '" + tmp + "'");
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    std::remove(tmp.c_str());
+    return Error(ErrorCode::Store,
+                 "cannot write cassette '" + path + "': " + std::strerror(err));
+  }
+  return Status::success();
+}

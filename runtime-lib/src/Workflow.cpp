@@ -1,0 +1,200 @@
+//===- Workflow.cpp - The static description of a workflow ----------------===//
+//
+// This file implements what the workflow tables compute for themselves: the
+// JSON Schema of an output schema, field-level validation of a reply, node
+// lookup and the outgoing-edge index.
+//
+//===----------------------------------------------------------------------===//
+#include "iterc/rt/Workflow.h"
+
+using namespace iterc::rt;
+
+static const char *fieldTypeName(FieldType type) {
+  switch (type) {
+  case FieldType::String:
+    return "string";
+  case FieldType::Bool:
+    return "bool";
+  case FieldType::Int:
+    return "int";
+  case FieldType::Float:
+    return "float";
+  case FieldType::Json:
+    return "json";
+  case FieldType::StringList:
+    return "string[]";
+  case FieldType::Files:
+    return "files";
+  }
+  return "json";
+}
+
+static const char *jsonTypeName(const Json &v) {
+  switch (v.type()) {
+  case Json::value_t::null:
+    return "null";
+  case Json::value_t::boolean:
+    return "bool";
+  case Json::value_t::number_integer:
+  case Json::value_t::number_unsigned:
+    return "int";
+  case Json::value_t::number_float:
+    return "float";
+  case Json::value_t::string:
+    return "string";
+  case Json::value_t::array:
+    return "array";
+  case Json::value_t::object:
+    return "object";
+  default:
+    return "value";
+  }
+}
+
+Json SchemaDesc::jsonSchema() const {
+  Json properties = Json::object();
+  Json required = Json::array();
+  for (const FieldDesc &f : fields) {
+    Json p;
+    switch (f.type) {
+    case FieldType::String:
+      p["type"] = "string";
+      if (!f.enumValues.empty())
+        p["enum"] = f.enumValues;
+      break;
+    case FieldType::Bool:
+      p["type"] = "boolean";
+      break;
+    case FieldType::Int:
+      p["type"] = "integer";
+      break;
+    case FieldType::Float:
+      p["type"] = "number";
+      break;
+    case FieldType::Json:
+      p = Json::object();
+      break;
+    case FieldType::StringList:
+      p["type"] = "array";
+      p["items"] = {{"type", "string"}};
+      break;
+    case FieldType::Files: {
+      Json file;
+      file["type"] = "object";
+      file["properties"] = {{"path", {{"type", "string"}}},
+                            {"content", {{"type", "string"}}}};
+      file["required"] = Json::array({"path", "content"});
+      p["type"] = "array";
+      p["items"] = file;
+      break;
+    }
+    }
+    properties[f.name] = p;
+    required.push_back(f.name);
+  }
+  Json schema;
+  schema["type"] = "object";
+  schema["properties"] = properties;
+  schema["required"] = required;
+  schema["additionalProperties"] = false;
+  return schema;
+}
+
+std::vector<std::string> SchemaDesc::validate(const Json &value) const {
+  std::vector<std::string> problems;
+  if (!value.is_object()) {
+    problems.push_back(std::string("expected a JSON object, got ") +
+                       jsonTypeName(value));
+    return problems;
+  }
+  for (const FieldDesc &f : fields) {
+    if (!f.name.empty() && f.name[0] == '_')
+      continue;
+    auto it = value.find(f.name);
+    if (it == value.end()) {
+      problems.push_back("field '" + f.name + "' is missing");
+      continue;
+    }
+    const Json &v = *it;
+    bool ok = true;
+    switch (f.type) {
+    case FieldType::String:
+      ok = v.is_string();
+      break;
+    case FieldType::Bool:
+      ok = v.is_boolean();
+      break;
+    case FieldType::Int:
+      ok = v.is_number_integer() ||
+           (v.is_number_float() &&
+            v.get<double>() == static_cast<double>(
+                                   static_cast<int64_t>(v.get<double>())));
+      break;
+    case FieldType::Float:
+      ok = v.is_number();
+      break;
+    case FieldType::Json:
+      ok = true;
+      break;
+    case FieldType::StringList:
+      ok = v.is_array();
+      if (ok)
+        for (const Json &item : v)
+          ok = ok && item.is_string();
+      break;
+    case FieldType::Files:
+      ok = v.is_array();
+      if (ok)
+        for (const Json &item : v)
+          ok = ok && item.is_object() && item.contains("path") &&
+               item["path"].is_string() && item.contains("content") &&
+               item["content"].is_string();
+      break;
+    }
+    if (!ok) {
+      problems.push_back("field '" + f.name + "': expected " +
+                         fieldTypeName(f.type) + ", got " + jsonTypeName(v));
+      continue;
+    }
+    if (f.type == FieldType::String && !f.enumValues.empty()) {
+      std::string s = v.get<std::string>();
+      bool found = false;
+      for (const std::string &e : f.enumValues)
+        found = found || e == s;
+      if (!found) {
+        std::string list;
+        for (size_t i = 0; i < f.enumValues.size(); ++i)
+          list += (i ? ", " : "") + f.enumValues[i];
+        problems.push_back("field '" + f.name + "': '" + s +
+                           "' is not one of " + list);
+      }
+    }
+  }
+  return problems;
+}
+
+int WorkflowDesc::findNode(std::string_view name) const {
+  for (size_t i = 0; i < nodes.size(); ++i)
+    if (nodes[i].name == name)
+      return int(i);
+  return -1;
+}
+
+std::vector<std::vector<int>> WorkflowDesc::outgoing() const {
+  std::vector<std::vector<int>> out(nodes.size());
+  for (size_t i = 0; i < edges.size(); ++i)
+    if (edges[i].from >= 0 && size_t(edges[i].from) < nodes.size())
+      out[edges[i].from].push_back(int(i));
+  return out;
+}
+
+void iterc::rt::addTerminals(WorkflowDesc &wf) {
+  NodeDesc done;
+  done.kind = NodeKind::Done;
+  done.name = "done";
+  NodeDesc fail;
+  fail.kind = NodeKind::Fail;
+  fail.name = "fail";
+  wf.nodes.push_back(done);
+  wf.nodes.push_back(fail);
+}

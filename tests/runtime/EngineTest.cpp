@@ -1,0 +1,646 @@
+//===- EngineTest.cpp - Execution semantics of the engine -----------------===//
+//
+// Workflows built directly as C++ tables, run against a scripted provider
+// and a scripted tool runner over the in-memory store: node kinds, edge and
+// loop rules, convergence, human gates, budgets, resume and redaction.
+//
+//===----------------------------------------------------------------------===//
+#include "iterc/rt/Engine.h"
+#include "iterc/rt/Scope.h"
+
+#include <catch2/catch.hpp>
+
+#include <deque>
+#include <functional>
+#include <mutex>
+
+using namespace iterc::rt;
+
+namespace {
+
+/// Answers each call with the next scripted reply for the node whose
+/// system prompt starts with "node:<name>".
+class ScriptedProvider : public LlmProvider {
+public:
+  std::map<std::string, std::deque<std::string>> replies;
+  std::vector<LlmRequest> calls;
+  std::mutex mutex;
+  bool failNext = false;
+
+  Expected<LlmResponse> complete(const LlmRequest &request) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    calls.push_back(request);
+    if (failNext) {
+      failNext = false;
+      return Error(ErrorCode::HttpStatus, "HTTP 503 from the provider");
+    }
+    std::string node;
+    for (const LlmMessage &m : request.messages)
+      if (m.role == "system" && m.content.rfind("node:", 0) == 0)
+        node = m.content.substr(5, m.content.find('\n') - 5);
+    std::deque<std::string> &q = replies[node];
+    if (q.empty())
+      return Error(ErrorCode::ReplayMiss, "no scripted reply for " + node);
+    LlmResponse r;
+    r.text = q.front();
+    if (q.size() > 1)
+      q.pop_front();
+    r.usage.inputTokens = 10;
+    r.usage.outputTokens = 5;
+    return r;
+  }
+  size_t callsFor(const std::string &node) {
+    std::lock_guard<std::mutex> lock(mutex);
+    size_t n = 0;
+    for (const LlmRequest &r : calls)
+      for (const LlmMessage &m : r.messages)
+        if (m.role == "system" && m.content.rfind("node:" + node, 0) == 0)
+          ++n;
+    return n;
+  }
+};
+
+class ScriptedTools : public ToolRunner {
+public:
+  std::vector<ToolInvocation> calls;
+  std::deque<ToolResult> results;
+  std::mutex mutex;
+  Expected<ToolResult> run(const ToolInvocation &inv) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    calls.push_back(inv);
+    if (results.empty()) {
+      ToolResult r;
+      r.exitCode = 0;
+      r.stdoutText = "{\"ok\": true}";
+      return r;
+    }
+    ToolResult r = results.front();
+    if (results.size() > 1)
+      results.pop_front();
+    return r;
+  }
+};
+
+Template text(const std::string &s) {
+  Template t;
+  t.parts.push_back({s, std::nullopt});
+  return t;
+}
+
+Template ref(RefNs ns, std::vector<std::string> path) {
+  Template t;
+  TemplatePart p;
+  p.ref = TemplateRef{ns, std::move(path), false};
+  t.parts.push_back(p);
+  return t;
+}
+
+SchemaDesc schema(const std::string &name,
+                  std::vector<std::pair<std::string, FieldType>> fields) {
+  SchemaDesc s;
+  s.name = name;
+  for (auto &[n, t] : fields)
+    s.fields.push_back({n, t, {}});
+  return s;
+}
+
+NodeDesc agent(const std::string &name, int output) {
+  NodeDesc n;
+  n.kind = NodeKind::Agent;
+  n.name = name;
+  n.model = "replay/test";
+  n.output = output;
+  n.system = text("node:" + name);
+  return n;
+}
+
+EdgeDesc edge(int from, int to) {
+  EdgeDesc e;
+  e.from = from;
+  e.to = to;
+  return e;
+}
+
+EdgeDesc when(int from, int to, const std::string &field, bool negated) {
+  EdgeDesc e = edge(from, to);
+  e.cond = EdgeDesc::Cond::Field;
+  e.field = field;
+  e.negated = negated;
+  return e;
+}
+
+struct Harness {
+  ScriptedProvider provider;
+  ScriptedTools tools;
+  FakeClock clock{1000};
+  std::unique_ptr<RunStore> store = makeMemoryStore();
+  ProviderSet providers;
+  std::vector<Event> events;
+
+  Harness() { providers.setOverride(&provider); }
+
+  EngineDeps deps() {
+    EngineDeps d;
+    d.store = store.get();
+    d.providers = &providers;
+    d.tools = &tools;
+    d.clock = &clock;
+    d.onEvent = [this](const Event &e) { events.push_back(e); };
+    return d;
+  }
+  std::vector<std::string> types() const {
+    std::vector<std::string> out;
+    for (const Event &e : events)
+      out.push_back(e.type + (e.nodeId.empty() ? "" : ":" + e.nodeId));
+    return out;
+  }
+  size_t count(const std::string &type, const std::string &node = "") const {
+    size_t n = 0;
+    for (const Event &e : events)
+      if (e.type == type && (node.empty() || e.nodeId == node))
+        ++n;
+    return n;
+  }
+};
+
+/// writer -> critic; critic -> done when pass; critic -> writer when not
+/// pass as refine(cap).
+WorkflowDesc writerCritic(int64_t cap, bool bareFail) {
+  WorkflowDesc wf;
+  wf.name = "writing";
+  wf.sourceSha256 = "abc";
+  wf.schemas.push_back(schema("draft", {{"text", FieldType::String}}));
+  wf.schemas.push_back(schema("verdict", {{"pass", FieldType::Bool},
+                                          {"notes", FieldType::String}}));
+  wf.nodes.push_back(agent("writer", 0));
+  NodeDesc critic = agent("critic", 1);
+  critic.kind = NodeKind::Judge;
+  wf.nodes.push_back(critic);
+  addTerminals(wf);
+  EdgeDesc toCritic = edge(0, 1);
+  toCritic.with.push_back({"text", ref(RefNs::Outputs, {"writer", "text"})});
+  wf.edges.push_back(toCritic);
+  wf.edges.push_back(when(1, wf.doneIndex(), "pass", false));
+  EdgeDesc back = when(1, 0, "pass", true);
+  back.loop = 0;
+  back.with.push_back({"feedback", ref(RefNs::Outputs, {"critic", "notes"})});
+  wf.edges.push_back(back);
+  if (bareFail)
+    wf.edges.push_back(edge(1, wf.failIndex()));
+  LoopDesc loop;
+  loop.name = "refine";
+  loop.cap = cap;
+  loop.body = {0, 1};
+  loop.entries = {0};
+  wf.loops.push_back(loop);
+  return wf;
+}
+
+} // namespace
+
+TEST_CASE("a linear run finishes with validated outputs and events",
+          "[engine]") {
+  WorkflowDesc wf = writerCritic(3, false);
+  Harness h;
+  h.provider.replies["writer"] = {R"({"text": "draft one"})"};
+  h.provider.replies["critic"] = {R"({"pass": true, "notes": "good"})"};
+  Engine engine(wf, h.deps());
+  RunResult r = engine.run({});
+  REQUIRE(r.status == RunStatus::Finished);
+  CHECK(r.outputs["writer"]["text"] == "draft one");
+  CHECK(r.outputs["critic"]["pass"] == true);
+  CHECK(r.outputs["writer"]["_tokens"] == 15);
+  std::vector<std::string> expected = {
+      "run_started",           "node_started:writer", "llm_response:writer",
+      "node_finished:writer",  "edge_selected:writer", "node_started:critic",
+      "llm_response:critic",   "node_finished:critic", "edge_selected:critic",
+      "node_started:done",     "node_finished:done",   "run_finished"};
+  CHECK(h.types() == expected);
+  // The critic received the mapped text.
+  REQUIRE(h.provider.calls.size() == 2);
+  CHECK(h.provider.calls[1].messages.back().content.find("draft one") !=
+        std::string::npos);
+  Expected<RunRecord> record = h.store->loadRun(r.runId);
+  REQUIRE(record);
+  CHECK(record->status == RunStatus::Finished);
+}
+
+TEST_CASE("as refine(3) allows three traversals, then the loop is exhausted",
+          "[engine]") {
+  WorkflowDesc wf = writerCritic(3, false);
+  Harness h;
+  h.provider.replies["writer"] = {R"({"text": "d"})"};
+  h.provider.replies["critic"] = {R"({"pass": false, "notes": "again"})"};
+  Engine engine(wf, h.deps());
+  RunResult r = engine.run({});
+  CHECK(r.status == RunStatus::LoopExhausted);
+  REQUIRE(r.error);
+  CHECK(r.error->message.find("refine") != std::string::npos);
+  CHECK(h.provider.callsFor("writer") == 4);  // 1 + 3
+  CHECK(h.provider.callsFor("critic") == 4);
+  CHECK(r.outputs["writer"].contains("_tokens"));
+}
+
+TEST_CASE("a bare fallback edge is the way out of an exhausted loop",
+          "[engine]") {
+  WorkflowDesc wf = writerCritic(2, true);
+  Harness h;
+  h.provider.replies["writer"] = {R"({"text": "d"})"};
+  h.provider.replies["critic"] = {R"({"pass": false, "notes": "no"})"};
+  Engine engine(wf, h.deps());
+  RunResult r = engine.run({});
+  // `when not pass` wins while the loop has traversals left; then the bare
+  // edge to `fail` is taken.
+  CHECK(h.provider.callsFor("writer") == 3);
+  CHECK(r.status == RunStatus::Failed);
+}
+
+TEST_CASE("the history of a node holds every iteration", "[engine]") {
+  WorkflowDesc wf = writerCritic(5, false);
+  Harness h;
+  h.provider.replies["writer"] = {R"({"text": "v1"})", R"({"text": "v2"})",
+                                  R"({"text": "v3"})"};
+  h.provider.replies["critic"] = {R"({"pass": false, "notes": "a"})",
+                                  R"({"pass": false, "notes": "b"})",
+                                  R"({"pass": true, "notes": "c"})"};
+  Engine engine(wf, h.deps());
+  RunResult r = engine.run({});
+  REQUIRE(r.status == RunStatus::Finished);
+  // Feedback flowed back into the writer's input.
+  CHECK(h.provider.calls[2].messages.back().content.find("\"feedback\"") !=
+        std::string::npos);
+  JsonScope scope;
+  (void)scope;
+  CHECK(h.count("node_finished", "writer") == 3);
+}
+
+TEST_CASE("an invalid structured reply is re-asked with the field errors",
+          "[engine]") {
+  WorkflowDesc wf = writerCritic(3, false);
+  Harness h;
+  h.provider.replies["writer"] = {R"({"txt": "oops"})", R"({"text": "ok"})"};
+  h.provider.replies["critic"] = {R"({"pass": true, "notes": "fine"})"};
+  Engine engine(wf, h.deps());
+  RunResult r = engine.run({});
+  REQUIRE(r.status == RunStatus::Finished);
+  REQUIRE(h.provider.callsFor("writer") == 2);
+  const LlmRequest &retry = h.provider.calls[1];
+  CHECK(retry.messages.back().role == "user");
+  CHECK(retry.messages.back().content.find("field 'text' is missing") !=
+        std::string::npos);
+}
+
+TEST_CASE("schema exhaustion is its own error", "[engine]") {
+  WorkflowDesc wf = writerCritic(3, false);
+  Harness h;
+  h.provider.replies["writer"] = {"not json at all"};
+  EngineDeps deps = h.deps();
+  deps.maxSchemaRetries = 2;
+  Engine engine(wf, deps);
+  RunResult r = engine.run({});
+  CHECK(r.status == RunStatus::FailedResumable);
+  REQUIRE(r.error);
+  CHECK(r.error->code == ErrorCode::SchemaInvalid);
+  CHECK(h.provider.callsFor("writer") == 3);
+}
+
+TEST_CASE("max_iterations stops the run; a larger budget resumes it without "
+          "repeating calls",
+          "[engine]") {
+  WorkflowDesc wf = writerCritic(10, false);
+  wf.budget.maxIterations = 3;
+  Harness h;
+  h.provider.replies["writer"] = {R"({"text": "d"})"};
+  h.provider.replies["critic"] = {R"({"pass": false, "notes": "n"})",
+                                  R"({"pass": false, "notes": "n"})",
+                                  R"({"pass": true, "notes": "y"})"};
+  Engine engine(wf, h.deps());
+  RunResult r = engine.run({});
+  CHECK(r.status == RunStatus::BudgetExceeded);
+  CHECK(h.provider.calls.size() == 3);
+  CHECK(h.count("budget_exceeded") + h.count("budget_warning") >= 1);
+
+  RunOptions more;
+  BudgetDesc bigger;
+  bigger.maxIterations = 100;
+  more.budgetOverride = bigger;
+  RunResult resumed = engine.resume(r.runId, Json(), more);
+  CHECK(resumed.status == RunStatus::Finished);
+  // 3 calls before + writer, critic(true)... no call repeated.
+  CHECK(h.provider.callsFor("writer") == 2 + 1);
+  CHECK(h.provider.callsFor("critic") == 3);
+}
+
+TEST_CASE("a failed call resumes at the failed node", "[engine]") {
+  WorkflowDesc wf = writerCritic(3, false);
+  Harness h;
+  h.provider.replies["writer"] = {R"({"text": "d"})"};
+  h.provider.replies["critic"] = {R"({"pass": true, "notes": "y"})"};
+  Engine engine(wf, h.deps());
+  // Fail the critic's first call.
+  h.provider.replies["critic"].clear();
+  RunResult r = engine.run({});
+  CHECK(r.status == RunStatus::FailedResumable);
+  CHECK(r.node == "critic");
+  h.provider.replies["critic"] = {R"({"pass": true, "notes": "y"})"};
+  RunResult resumed = engine.resume(r.runId, Json(), {});
+  REQUIRE(resumed.status == RunStatus::Finished);
+  CHECK(h.provider.callsFor("writer") == 1);
+  CHECK(resumed.outputs["writer"]["text"] == "d");
+}
+
+TEST_CASE("fan-out branches converge on an await node", "[engine]") {
+  WorkflowDesc wf;
+  wf.name = "review";
+  wf.sourceSha256 = "h";
+  wf.schemas.push_back(schema("review", {{"finding", FieldType::String}}));
+  wf.schemas.push_back(schema("verdict", {{"ok", FieldType::Bool}}));
+  NodeDesc router;
+  router.kind = NodeKind::Router;
+  router.name = "fan";
+  wf.nodes.push_back(router);                 // 0
+  wf.nodes.push_back(agent("a", 0));          // 1
+  wf.nodes.push_back(agent("b", 0));          // 2
+  NodeDesc judge = agent("merge", 1);         // 3
+  judge.kind = NodeKind::Judge;
+  judge.await = AwaitMode::WaitAll;
+  judge.user = ref(RefNs::Input, {"ra"});
+  wf.nodes.push_back(judge);
+  addTerminals(wf);
+  wf.edges.push_back(edge(0, 1));
+  wf.edges.push_back(edge(0, 2));
+  EdgeDesc fromA = edge(1, 3);
+  fromA.with.push_back({"ra", ref(RefNs::Outputs, {"a", "finding"})});
+  EdgeDesc fromB = edge(2, 3);
+  fromB.with.push_back({"rb", ref(RefNs::Outputs, {"b", "finding"})});
+  wf.edges.push_back(fromA);
+  wf.edges.push_back(fromB);
+  wf.edges.push_back(edge(3, wf.doneIndex()));
+  wf.budget.maxParallelBranches = 2;
+
+  Harness h;
+  h.provider.replies["a"] = {R"({"finding": "from a"})"};
+  h.provider.replies["b"] = {R"({"finding": "from b"})"};
+  h.provider.replies["merge"] = {R"({"ok": true})"};
+  Engine engine(wf, h.deps());
+  RunResult r = engine.run({});
+  REQUIRE(r.status == RunStatus::Finished);
+  CHECK(h.provider.callsFor("merge") == 1);
+  CHECK(h.count("join_ready", "merge") == 1);
+  // The merge node saw both branches' mappings.
+  LlmRequest mergeCall;
+  for (const LlmRequest &c : h.provider.calls)
+    if (c.messages.front().content == "node:merge")
+      mergeCall = c;
+  CHECK(mergeCall.messages.back().content == "from a");
+
+  SECTION("a failing branch fails the run under wait_all") {
+    Harness f;
+    f.provider.replies["a"] = {R"({"finding": "x"})"};
+    f.provider.replies["merge"] = {R"({"ok": true})"};
+    Engine e2(wf, f.deps());
+    RunResult r2 = e2.run({});
+    CHECK(r2.status == RunStatus::FailedResumable);
+    REQUIRE(r2.error);
+    CHECK(r2.error->message.find("branch_fan_b") != std::string::npos);
+  }
+  SECTION("best_effort goes on with _failed_branches") {
+    wf.nodes[3].await = AwaitMode::BestEffort;
+    Harness f;
+    f.provider.replies["a"] = {R"({"finding": "x"})"};
+    f.provider.replies["merge"] = {R"({"ok": true})"};
+    Engine e2(wf, f.deps());
+    RunResult r2 = e2.run({});
+    CHECK(r2.status == RunStatus::Finished);
+    CHECK(f.provider.callsFor("merge") == 1);
+  }
+}
+
+TEST_CASE("a round_robin router alternates", "[engine]") {
+  WorkflowDesc wf;
+  wf.name = "rr";
+  wf.sourceSha256 = "h";
+  wf.schemas.push_back(schema("v", {{"again", FieldType::Bool}}));
+  NodeDesc rr;
+  rr.kind = NodeKind::Router;
+  rr.routerMode = RouterMode::RoundRobin;
+  rr.name = "rr";
+  wf.nodes.push_back(rr);             // 0
+  wf.nodes.push_back(agent("x", 0));  // 1
+  wf.nodes.push_back(agent("y", 0));  // 2
+  addTerminals(wf);
+  wf.edges.push_back(edge(0, 1));
+  wf.edges.push_back(edge(0, 2));
+  for (int from : {1, 2}) {
+    EdgeDesc back = when(from, 0, "again", false);
+    back.loop = 0;
+    wf.edges.push_back(back);
+    wf.edges.push_back(edge(from, wf.doneIndex()));
+  }
+  LoopDesc loop;
+  loop.name = "turns";
+  loop.cap = 3;
+  loop.body = {0, 1, 2};
+  loop.entries = {0};
+  wf.loops.push_back(loop);
+  Harness h;
+  h.provider.replies["x"] = {R"({"again": true})"};
+  h.provider.replies["y"] = {R"({"again": true})"};
+  Engine engine(wf, h.deps());
+  RunResult r = engine.run({});
+  CHECK(r.status == RunStatus::Finished);
+  CHECK(h.provider.callsFor("x") == 2);
+  CHECK(h.provider.callsFor("y") == 2);
+}
+
+TEST_CASE("a human gate pauses, and resumes with validated answers",
+          "[engine]") {
+  WorkflowDesc wf;
+  wf.name = "gate";
+  wf.sourceSha256 = "h";
+  wf.schemas.push_back(schema("plan", {{"plan", FieldType::String}}));
+  wf.schemas.push_back(schema("decision", {{"approved", FieldType::Bool}}));
+  wf.nodes.push_back(agent("planner", 0));  // 0
+  NodeDesc human;
+  human.kind = NodeKind::Human;
+  human.name = "approval";
+  human.output = 1;
+  wf.nodes.push_back(human);  // 1
+  addTerminals(wf);
+  EdgeDesc toGate = edge(0, 1);
+  toGate.with.push_back({"plan", ref(RefNs::Outputs, {"planner", "plan"})});
+  wf.edges.push_back(toGate);
+  wf.edges.push_back(when(1, wf.doneIndex(), "approved", false));
+  wf.edges.push_back(when(1, wf.failIndex(), "approved", true));
+
+  Harness h;
+  h.provider.replies["planner"] = {R"({"plan": "ship it"})"};
+  Engine engine(wf, h.deps());
+  RunResult r = engine.run({});
+  REQUIRE(r.status == RunStatus::PausedWaitingHuman);
+  CHECK(r.questions["plan"] == "ship it");
+  CHECK(!r.interactionId.empty());
+  Expected<Json> interaction = h.store->loadInteraction(r.runId, r.interactionId);
+  REQUIRE(interaction);
+  CHECK((*interaction)["questions"]["plan"] == "ship it");
+
+  // No answers for a paused run: refused, and the run stays paused.
+  RunResult missing = engine.resume(r.runId, Json(), {});
+  CHECK(missing.status == RunStatus::Failed);
+  REQUIRE(missing.error);
+  CHECK(missing.error->message.find("approval") != std::string::npos);
+
+  // Answers that do not match the gate's schema fail the gate...
+  RunResult bad = engine.resume(r.runId, Json{{"approved", "yes"}}, {});
+  CHECK(bad.status == RunStatus::FailedResumable);
+  REQUIRE(bad.error);
+  CHECK(bad.error->message.find("approved") != std::string::npos);
+
+  // ...and resuming asks again.
+  RunResult again = engine.resume(r.runId, Json(), {});
+  CHECK(again.status == RunStatus::PausedWaitingHuman);
+
+  RunResult good = engine.resume(r.runId, Json{{"approved", true}}, {});
+  CHECK(good.status == RunStatus::Finished);
+  CHECK(h.provider.callsFor("planner") == 1);
+  CHECK(good.outputs["approval"]["approved"] == true);
+}
+
+TEST_CASE("compute and verify nodes need no model", "[engine]") {
+  WorkflowDesc wf;
+  wf.name = "checks";
+  wf.sourceSha256 = "h";
+  wf.schemas.push_back(schema("n", {{"double", FieldType::Int}}));
+  NodeDesc compute;
+  compute.kind = NodeKind::Compute;
+  compute.name = "calc";
+  compute.output = 0;
+  compute.exprs.push_back({"double", "vars.n * 2", [](const Scope &s) {
+                             return expr::mul(
+                                 expr::path(s, RefNs::Vars, {"n"}), Json(2));
+                           }});
+  wf.nodes.push_back(compute);  // 0
+  NodeDesc verify;
+  verify.kind = NodeKind::Verify;
+  verify.name = "check";
+  verify.checks.push_back({"big", "outputs.calc.double > 10",
+                           [](const Scope &s) {
+                             return expr::gt(
+                                 expr::path(s, RefNs::Outputs,
+                                            {"calc", "double"}),
+                                 Json(10));
+                           }});
+  wf.nodes.push_back(verify);  // 1
+  addTerminals(wf);
+  wf.edges.push_back(edge(0, 1));
+  wf.edges.push_back(when(1, wf.doneIndex(), "passed", false));
+  wf.edges.push_back(when(1, wf.failIndex(), "passed", true));
+  VarDesc n;
+  n.name = "n";
+  n.type = FieldType::Int;
+  n.defaultValue = Json(3);
+  wf.vars.push_back(n);
+
+  Harness h;
+  Engine engine(wf, h.deps());
+  RunResult small = engine.run({});
+  CHECK(small.status == RunStatus::Failed);
+  CHECK(small.outputs["calc"]["double"] == 6);
+  CHECK(small.outputs["check"]["passed"] == false);
+  CHECK(small.outputs["check"]["failures"][0]["check"] == "big");
+
+  RunOptions big;
+  big.vars["n"] = "8";  // a --var string, coerced to int
+  RunResult r = engine.run(big);
+  CHECK(r.status == RunStatus::Finished);
+  CHECK(r.outputs["calc"]["double"] == 16);
+  CHECK(h.provider.calls.empty());
+}
+
+TEST_CASE("tool commands quote values and capture results", "[engine]") {
+  WorkflowDesc wf;
+  wf.name = "tools";
+  wf.sourceSha256 = "h";
+  NodeDesc tool;
+  tool.kind = NodeKind::Tool;
+  tool.name = "run_tests";
+  tool.capture = true;
+  tool.command.parts.push_back({"make test NAME=", std::nullopt});
+  TemplatePart p;
+  p.ref = TemplateRef{RefNs::Vars, {"name"}, false};
+  tool.command.parts.push_back(p);
+  wf.nodes.push_back(tool);
+  addTerminals(wf);
+  wf.edges.push_back(edge(0, wf.doneIndex()));
+  VarDesc name;
+  name.name = "name";
+  name.defaultValue = Json("x'; rm -rf /; echo '");
+  wf.vars.push_back(name);
+
+  Harness h;
+  ToolResult failing;
+  failing.exitCode = 2;
+  failing.stdoutText = "3 tests failed";
+  h.tools.results = {failing};
+  Engine engine(wf, h.deps());
+  RunResult r = engine.run({});
+  REQUIRE(r.status == RunStatus::Finished);
+  REQUIRE(h.tools.calls.size() == 1);
+  CHECK(h.tools.calls[0].command ==
+        "make test NAME='x'\\''; rm -rf /; echo '\\'''");
+  CHECK(r.outputs["run_tests"]["exit_code"] == 2);
+  CHECK(r.outputs["run_tests"]["stdout"] == "3 tests failed");
+}
+
+TEST_CASE("a loop that makes no progress stops early", "[engine]") {
+  WorkflowDesc wf = writerCritic(10, false);
+  wf.loops[0].noProgress = 2;
+  Harness h;
+  h.provider.replies["writer"] = {R"({"text": "same"})"};
+  h.provider.replies["critic"] = {R"({"pass": false, "notes": "same"})"};
+  Engine engine(wf, h.deps());
+  RunResult r = engine.run({});
+  CHECK(r.status == RunStatus::NoProgress);
+  REQUIRE(r.error);
+  CHECK(r.error->message.find("refine") != std::string::npos);
+  CHECK(h.provider.callsFor("writer") == 2);
+}
+
+TEST_CASE("secret variables never reach events or artifacts", "[engine]") {
+  WorkflowDesc wf = writerCritic(3, false);
+  wf.nodes[0].publish = "draft";
+  wf.nodes[0].user = ref(RefNs::Vars, {"token"});
+  VarDesc token;
+  token.name = "token";
+  token.secret = true;
+  token.defaultValue = Json("sk-very-secret-value");
+  wf.vars.push_back(token);
+  Harness h;
+  h.provider.replies["writer"] = {
+      R"({"text": "I saw sk-very-secret-value"})"};
+  h.provider.replies["critic"] = {R"({"pass": true, "notes": "ok"})"};
+  Engine engine(wf, h.deps());
+  RunResult r = engine.run({});
+  REQUIRE(r.status == RunStatus::Finished);
+  // The model did get the value...
+  CHECK(h.provider.calls[0].messages.back().content == "sk-very-secret-value");
+  // ...but nothing recorded holds it.
+  Expected<std::vector<Event>> events = h.store->loadEvents(r.runId);
+  REQUIRE(events);
+  for (const Event &e : *events)
+    CHECK(e.toJson().dump().find("sk-very-secret-value") == std::string::npos);
+}
+
+TEST_CASE("a cost budget with an unpriced model fails before any call",
+          "[engine]") {
+  WorkflowDesc wf = writerCritic(3, false);
+  wf.nodes[0].model = "openai/no-such-model-xyz";
+  wf.budget.maxCostUsd = 1.0;
+  Harness h;
+  Engine engine(wf, h.deps());
+  RunResult r = engine.run({});
+  CHECK(r.status == RunStatus::Failed);
+  REQUIRE(r.error);
+  CHECK(r.error->message.find("no-such-model-xyz") != std::string::npos);
+  CHECK(h.provider.calls.empty());
+}
