@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "FakeHttpServer.h"
+#include "RuntimeTestUtil.h"
 
 #include "iterc/rt/Http.h"
 
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 using namespace iterc::rt;
+using iterc::rt::test::ScopedEnv;
 using iterc::test::FakeHttpServer;
 using iterc::test::FakeReply;
 using iterc::test::FakeRequest;
@@ -44,28 +46,6 @@ HttpResponse status(int code, Headers headers = {}) {
   return r;
 }
 
-/// Sets an environment variable for the scope of a test.
-class ScopedEnv {
-public:
-  ScopedEnv(const char *name, const char *value) : name(name) {
-    if (const char *old = std::getenv(name))
-      saved = old;
-    if (value)
-      ::setenv(name, value, 1);
-    else
-      ::unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (saved)
-      ::setenv(name, saved->c_str(), 1);
-    else
-      ::unsetenv(name);
-  }
-
-private:
-  const char *name;
-  std::optional<std::string> saved;
-};
 
 std::string writeTempFile(const std::string &content) {
   char path[] = "/tmp/iterc-http-test-XXXXXX";

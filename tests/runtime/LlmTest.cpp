@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "FakeHttpServer.h"
+#include "RuntimeTestUtil.h"
 
 #include "iterc/rt/Llm.h"
 
@@ -19,33 +20,13 @@
 #include <unistd.h>
 
 using namespace iterc::rt;
+using iterc::rt::test::ScopedEnv;
 using iterc::test::FakeHttpServer;
 using iterc::test::FakeReply;
 using iterc::test::FakeRequest;
 
 namespace {
 
-class ScopedEnv {
-public:
-  ScopedEnv(const char *name, const char *value) : name(name) {
-    if (const char *old = std::getenv(name))
-      saved = old;
-    if (value)
-      ::setenv(name, value, 1);
-    else
-      ::unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (saved)
-      ::setenv(name, saved->c_str(), 1);
-    else
-      ::unsetenv(name);
-  }
-
-private:
-  const char *name;
-  std::optional<std::string> saved;
-};
 
 Json parse(const std::string &text) {
   auto j = parseJson(text);
