@@ -265,6 +265,10 @@ public:
     computeSources();
     for (const SchemaDesc &schema : wf.schemas)
       schemaJson.push_back(schema.jsonSchema());
+    for (const NodeDesc &n : wf.nodes)
+      keepSessions = keepSessions || n.session == SessionMode::Inherit ||
+                     n.session == SessionMode::Fork ||
+                     n.session == SessionMode::InheritIfAvailable;
   }
 
   RunResult run(const RunOptions &options);
@@ -328,6 +332,7 @@ private:
   std::vector<std::vector<int>> out;
   std::vector<std::vector<int>> sources;  ///< Distinct predecessors.
   std::vector<Json> schemaJson;           ///< JSON Schema per schema.
+  bool keepSessions = false;  ///< Some node continues a conversation.
 };
 
 struct Engine::Impl::State {
@@ -346,6 +351,8 @@ struct Engine::Impl::State {
   std::vector<std::string> progressSignature;
   std::vector<int64_t> progressRepeats;
   std::unique_ptr<Budget> budget;
+  std::unique_ptr<Toolbox> builtinTools;
+  ToolboxChain tools;
   Redactor redactor;
   std::map<std::string, std::vector<LlmMessage>> sessions;
   std::atomic<bool> cancelled{false};
@@ -689,6 +696,36 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
     request.schemaName = schema->name;
   }
   request.maxTokens = n.maxTokens;
+  for (const std::string &name : n.tools) {
+    if (name.find('*') != std::string::npos) {
+      std::vector<ToolSpec> found = st.tools.expand(name);
+      if (found.empty())
+        return Error(ErrorCode::Tool, "no tool matches '" + name +
+                                          "' for '" + n.name + "'");
+      request.tools.insert(request.tools.end(), found.begin(), found.end());
+      continue;
+    }
+    std::optional<ToolSpec> spec = st.tools.find(name);
+    if (!spec)
+      return Error(ErrorCode::Tool, "'" + n.name + "' lists tool '" + name +
+                                        "', which is not available");
+    request.tools.push_back(*spec);
+  }
+  // Providers accept only [A-Za-z0-9_-] in tool names; `mcp.server.tool`
+  // travels as `mcp__server__tool` and is mapped back when called.
+  std::map<std::string, std::string> wireToName;
+  for (ToolSpec &t : request.tools) {
+    std::string wire;
+    for (char c : t.name)
+      wire += std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+                      c == '-'
+                  ? std::string(1, c)
+                  : std::string("__");
+    wireToName[wire] = t.name;
+    t.name = wire;
+  }
+  int64_t maxSteps = n.toolMaxSteps > 0 ? n.toolMaxSteps : 10;
+  int64_t toolSteps = 0;
 
   int64_t totalTokens = 0;
   double totalCost = 0;
@@ -753,12 +790,46 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
           {"response", responseData},
           {"cost_usd", cost}});
 
-    if (!response.toolCalls.empty() && response.text.empty())
-      return Error(ErrorCode::Provider,
-                   "the model asked to call tool '" +
-                       response.toolCalls[0].value("name", std::string()) +
-                       "', which this workflow does not provide to '" +
-                       n.name + "'");
+    if (!response.toolCalls.empty()) {
+      // The tool-call loop: run what the model asked for and send back the
+      // results, up to tool_max_steps rounds.
+      if (request.tools.empty())
+        return Error(ErrorCode::Provider,
+                     "the model asked to call tool '" +
+                         response.toolCalls[0].value("name", std::string()) +
+                         "', but '" + n.name + "' has no tools");
+      if (++toolSteps > maxSteps)
+        return Error(ErrorCode::Tool, "'" + n.name + "' used its " +
+                                          std::to_string(maxSteps) +
+                                          " tool steps without answering");
+      request.messages.push_back(
+          {"assistant", response.text, response.toolCalls, ""});
+      for (const Json &call : response.toolCalls) {
+        std::string wire = call.value("name", std::string());
+        auto mapped = wireToName.find(wire);
+        std::string name = mapped == wireToName.end() ? wire : mapped->second;
+        Json arguments = call.value("arguments", Json::object());
+        Json result;
+        if (mapped == wireToName.end()) {
+          result = {{"error", "unknown tool '" + name + "'"}};
+        } else if (n.readonly && st.tools.mutates(name)) {
+          result = {{"error", "'" + name + "' changes the workspace and '" +
+                                  n.name + "' is readonly"}};
+        } else {
+          Expected<Json> r = st.tools.call(name, arguments);
+          result = r ? *r : Json{{"error", r.error().message}};
+        }
+        emit(st, branch, "tool_called", n.name,
+             {{"tool", name}, {"arguments", arguments}});
+        request.messages.push_back(
+            {"tool", result.is_string() ? result.get<std::string>()
+                                        : result.dump(),
+             Json(), call.value("id", std::string())});
+      }
+      request.maxTokens = requestedMax;
+      --attempt;  // A tool round is not a schema attempt.
+      continue;
+    }
 
     Json output;
     std::vector<std::string> problems;
@@ -782,9 +853,11 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
         // Named after the node's execution count, so a resumed run names
         // it the same way.
         sid = n.name + "#" + std::to_string(st.artifactVersion[size_t(node)]);
-        std::vector<LlmMessage> conversation = request.messages;
-        conversation.push_back({"assistant", response.text, Json(), ""});
-        st.sessions[sid] = std::move(conversation);
+        if (keepSessions) {
+          std::vector<LlmMessage> conversation = request.messages;
+          conversation.push_back({"assistant", response.text, Json(), ""});
+          st.sessions[sid] = std::move(conversation);
+        }
       }
       output["_tokens"] = totalTokens;
       output["_cost_usd"] = totalCost;
@@ -1667,6 +1740,13 @@ RunResult Engine::Impl::start(State &st, bool resuming) {
                           "OPENROUTER_API_KEY"})
     if (const char *value = std::getenv(key))
       st.redactor.add(value);
+
+  if (deps.tools) {
+    st.builtinTools = makeBuiltinToolbox(st.workspace, *deps.tools);
+    st.tools.add(st.builtinTools.get());
+  }
+  if (deps.toolbox)
+    st.tools.add(deps.toolbox);
 
   RunResult result;
   Json publicVars = Json::object();

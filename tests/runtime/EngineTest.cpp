@@ -43,6 +43,16 @@ public:
       return Error(ErrorCode::ReplayMiss, "no scripted reply for " + node);
     LlmResponse r;
     r.text = q.front();
+    if (r.text.rfind("CALL ", 0) == 0) {
+      // "CALL name {json args}" asks for a tool call.
+      std::string rest = r.text.substr(5);
+      std::string name = rest.substr(0, rest.find(' '));
+      Json args = Json::parse(rest.substr(rest.find(' ') + 1));
+      r.toolCalls = Json::array({{{"id", "call_" + std::to_string(calls.size())},
+                                  {"name", name},
+                                  {"arguments", args}}});
+      r.text.clear();
+    }
     if (q.size() > 1)
       q.pop_front();
     r.usage.inputTokens = 10;
@@ -643,4 +653,63 @@ TEST_CASE("a cost budget with an unpriced model fails before any call",
   REQUIRE(r.error);
   CHECK(r.error->message.find("no-such-model-xyz") != std::string::npos);
   CHECK(h.provider.calls.empty());
+}
+
+namespace {
+class FakeToolbox : public Toolbox {
+public:
+  std::vector<std::pair<std::string, Json>> calls;
+  std::optional<ToolSpec> find(const std::string &name) override {
+    if (name != "lookup" && name != "erase")
+      return std::nullopt;
+    return ToolSpec{name, "test tool", Json{{"type", "object"}}};
+  }
+  Expected<Json> call(const std::string &name, const Json &args) override {
+    calls.emplace_back(name, args);
+    return Json("value of " + args.value("key", std::string()));
+  }
+  bool mutates(const std::string &name) override { return name == "erase"; }
+};
+} // namespace
+
+TEST_CASE("agents call their tools and see the results", "[engine]") {
+  WorkflowDesc wf = writerCritic(3, false);
+  wf.nodes[0].tools = {"lookup", "erase"};
+  wf.nodes[0].readonly = true;
+  Harness h;
+  FakeToolbox box;
+  h.provider.replies["writer"] = {R"(CALL lookup {"key": "k1"})",
+                                  R"(CALL erase {"key": "k1"})",
+                                  R"({"text": "done"})"};
+  h.provider.replies["critic"] = {R"({"pass": true, "notes": "ok"})"};
+  EngineDeps deps = h.deps();
+  deps.toolbox = &box;
+  Engine engine(wf, deps);
+  RunResult r = engine.run({});
+  REQUIRE(r.status == RunStatus::Finished);
+  CHECK(r.outputs["writer"]["text"] == "done");
+  // The readonly agent could look up but not erase.
+  REQUIRE(box.calls.size() == 1);
+  CHECK(box.calls[0].first == "lookup");
+  const LlmRequest &third = h.provider.calls[2];
+  REQUIRE(third.messages.size() >= 4);
+  std::string all;
+  for (const LlmMessage &m : third.messages)
+    all += m.role + ":" + m.content + "\n";
+  CHECK(all.find("tool:value of k1") != std::string::npos);
+  CHECK(all.find("readonly") != std::string::npos);
+  CHECK(third.tools.size() == 2);
+
+  SECTION("a tool the workflow does not provide is an error before any call") {
+    wf.nodes[0].tools = {"missing_tool"};
+    Harness h2;
+    EngineDeps d2 = h2.deps();
+    d2.toolbox = &box;
+    Engine e2(wf, d2);
+    RunResult r2 = e2.run({});
+    CHECK(r2.status == RunStatus::FailedResumable);
+    REQUIRE(r2.error);
+    CHECK(r2.error->message.find("missing_tool") != std::string::npos);
+    CHECK(h2.provider.calls.empty());
+  }
 }

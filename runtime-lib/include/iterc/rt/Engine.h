@@ -11,6 +11,7 @@
 #ifndef ITERC_RT_ENGINE_H
 #define ITERC_RT_ENGINE_H
 
+#include "iterc/rt/AgentTools.h"
 #include "iterc/rt/Budget.h"
 #include "iterc/rt/Clock.h"
 #include "iterc/rt/Llm.h"
@@ -30,6 +31,9 @@ struct EngineDeps {
   ToolRunner *tools = nullptr;      ///< Required for tool nodes.
   HttpTransport *http = nullptr;    ///< For verify HTTP checks.
   Approver *approver = nullptr;     ///< For `approval: required`; none = refuse.
+  /// Tools beyond the built-in workspace tools (e.g. MCP servers); agents
+  /// find a tool in the built-ins first, then here.
+  Toolbox *toolbox = nullptr;
   Clock *clock = nullptr;           ///< Defaults to the system clock.
   PriceTable prices = PriceTable::builtin();
   /// Called for every event as it is recorded (progress display, --json).
