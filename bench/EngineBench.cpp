@@ -2,12 +2,14 @@
 //
 // Measures what the engine itself costs per executed node, with a provider
 // that answers instantly from memory (a replay cassette): a 1,000-iteration
-// loop and a 1,000-branch fan-out, each on the in-memory store, the file
+// loop of agents, the same loop of compute nodes (no provider at all) and a
+// 1,000-branch fan-out, each on the in-memory store, the file
 // store, and the file store with fsync. Prints microseconds per node and the
 // process's peak memory.
 //
 //===----------------------------------------------------------------------===//
 #include "iterc/rt/Engine.h"
+#include "iterc/rt/Scope.h"
 
 #include <chrono>
 #include <cstdio>
@@ -61,6 +63,20 @@ static WorkflowDesc loopWorkflow(int iterations) {
   loop.body = {0};
   loop.entries = {0};
   wf.loops.push_back(loop);
+  return wf;
+}
+
+/// The same loop with a compute node instead of an agent: what the engine
+/// costs when no provider is involved at all.
+static WorkflowDesc computeLoopWorkflow(int iterations) {
+  WorkflowDesc wf = loopWorkflow(iterations);
+  NodeDesc step;
+  step.kind = NodeKind::Compute;
+  step.name = "step";
+  step.output = 0;
+  step.exprs.push_back(
+      {"done", "false", [](const Scope &) { return Json(false); }});
+  wf.nodes[0] = step;
   return wf;
 }
 
@@ -149,11 +165,13 @@ static void measure(const char *label, const WorkflowDesc &wf, int nodes,
 int main(int argc, char **argv) {
   int n = argc > 1 ? std::atoi(argv[1]) : 1000;
   WorkflowDesc loop = loopWorkflow(n);
+  WorkflowDesc computeLoop = computeLoopWorkflow(n);
   WorkflowDesc fan = fanOutWorkflow(n);
   std::string only = argc > 2 ? argv[2] : "";
   for (const char *store : {"memory", "file", "fsync"}) {
     if (!only.empty() && only != store)
       continue;
+    measure("compute loop", computeLoop, n, store);
     measure("loop", loop, n, store);
     measure("fan-out", fan, n + 2, store);
   }

@@ -66,9 +66,25 @@ public:
   }
   std::string timestamp() override {
     using namespace std::chrono;
-    return formatTimestamp(
+    int64_t ms =
         duration_cast<milliseconds>(system_clock::now().time_since_epoch())
-            .count());
+            .count();
+    // Events come many per millisecond: reuse the text of the last second
+    // and rewrite only the milliseconds.
+    thread_local int64_t cachedSecond = -1;
+    thread_local std::string cached;
+    int64_t second = ms >= 0 ? ms / 1000 : -1;
+    if (second < 0 || second != cachedSecond || cached.size() < 5) {
+      cached = formatTimestamp(ms);
+      cachedSecond = second;
+      return cached;
+    }
+    int64_t milli = ms % 1000;
+    size_t at = cached.size() - 4;  // "...ss.mmmZ"
+    cached[at] = char('0' + milli / 100);
+    cached[at + 1] = char('0' + milli / 10 % 10);
+    cached[at + 2] = char('0' + milli % 10);
+    return cached;
   }
   void sleepMs(int64_t ms) override {
     if (ms > 0)

@@ -734,9 +734,12 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
       return Error(ErrorCode::Cancelled, "cancelled");
     // The log keys a call by the request as the workflow made it, before
     // the budget clamps max_tokens (a resume may have a larger budget).
-    std::string hash = sha256Hex(request.canonical().dump());
+    request.matchKey = request.computeMatchKey();
+    std::string hash = sha256Hex(request.matchKey);
     std::optional<int64_t> requestedMax = request.maxTokens;
     Status budgetOk = st.budget->beforeLlmCall(request.maxTokens);
+    if (request.maxTokens != requestedMax)
+      request.matchKey = request.computeMatchKey();
     for (const BudgetNotice &notice : st.budget->takeNotices())
       emit(st, branch, notice.exceeded ? "budget_exceeded" : "budget_warning",
            n.name,

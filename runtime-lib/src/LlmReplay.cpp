@@ -24,7 +24,7 @@ namespace {
 
 /// The match key of a canonical request: its dump with every object's keys
 /// sorted.
-std::string matchKey(const Json &request) {
+std::string sortedKey(const Json &request) {
   // Converting to nlohmann::json (std::map objects) sorts every object's
   // keys without a text round trip.
   nlohmann::json sorted(request);
@@ -82,7 +82,7 @@ ReplayProvider::parse(const Json &cassette, const std::string &source) {
     auto response = llmResponseFromJson(entry["response"]);
     if (!response)
       return bad(where + ": " + response.error().message);
-    provider->entries[matchKey(entry["request"])].push_back(
+    provider->entries[sortedKey(entry["request"])].push_back(
         std::move(*response));
     ++provider->entryCount;
   }
@@ -119,7 +119,8 @@ ReplayProvider::load(const std::string &path) {
 }
 
 Expected<LlmResponse> ReplayProvider::complete(const LlmRequest &request) {
-  std::string key = matchKey(request.canonical());
+  std::string key = request.matchKey.empty() ? request.computeMatchKey()
+                                             : request.matchKey;
   std::lock_guard<std::mutex> lock(mutex);
   auto it = entries.find(key);
   if (it == entries.end() || it->second.empty()) {
@@ -197,4 +198,8 @@ Status RecordingProvider::flush() {
                  "cannot write cassette '" + path + "': " + std::strerror(err));
   }
   return Status::success();
+}
+
+std::string LlmRequest::computeMatchKey() const {
+  return sortedKey(canonical());
 }

@@ -50,6 +50,12 @@ struct LlmRequest {
 
   /// Canonical JSON of the request: what cassettes key on.
   Json canonical() const;
+  /// The canonical form as text with every object's keys sorted. The
+  /// engine fills it in once per call; providers that key on requests
+  /// (replay, record) use it instead of computing it again.
+  std::string matchKey;
+  /// matchKey, computed now (sorted-key dump of canonical()).
+  std::string computeMatchKey() const;
 };
 
 struct LlmUsage {
