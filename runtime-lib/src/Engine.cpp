@@ -307,6 +307,7 @@ private:
   Expected<Next> fanOut(State &st, int router, const std::vector<int> &edges,
                         const Json &input);
   int convergenceOf(int from) const;
+  bool branchMutates(State &st, int start, int join);
 
   // Node kinds.
   Expected<Json> runLlm(State &st, const std::string &branch, int node,
@@ -357,6 +358,9 @@ struct Engine::Impl::State {
   std::map<std::string, std::vector<LlmMessage>> sessions;
   std::atomic<bool> cancelled{false};
   std::recursive_mutex mutex;
+  /// Held by a branch that can change the workspace: such branches run one
+  /// at a time, while read-only branches run in parallel.
+  std::mutex mutatingBranch;
 
   // Replay of a resumed run.
   std::map<std::string, std::deque<Event>> recorded;
@@ -1332,6 +1336,31 @@ Engine::Impl::selectEdge(State &st, const std::string &branch, int node,
   return next;
 }
 
+bool Engine::Impl::branchMutates(State &st, int start, int join) {
+  std::vector<int> work{start};
+  std::set<int> seen{start};
+  while (!work.empty()) {
+    int v = work.back();
+    work.pop_back();
+    if (v == join)
+      continue;
+    const NodeDesc &n = wf.nodes[size_t(v)];
+    if (n.kind == NodeKind::Tool)
+      return true;
+    if ((n.kind == NodeKind::Agent || n.kind == NodeKind::Judge) &&
+        !n.readonly)
+      for (const std::string &tool : n.tools)
+        if (tool.find('*') != std::string::npos || st.tools.mutates(tool))
+          return true;
+    for (int ei : out[size_t(v)]) {
+      int w = wf.edges[size_t(ei)].to;
+      if (seen.insert(w).second)
+        work.push_back(w);
+    }
+  }
+  return false;
+}
+
 int Engine::Impl::convergenceOf(int from) const {
   // Follow the branch until a node where branches meet: one with `await`,
   // a classic join, or several distinct sources.
@@ -1398,11 +1427,19 @@ Engine::Impl::fanOut(State &st, int router, const std::vector<int> &edges,
                      ? size_t(*wf.budget.maxParallelBranches)
                      : std::max(2u, std::thread::hardware_concurrency());
   limit = std::max<size_t>(1, std::min(limit, branches.size()));
+  std::vector<bool> mutating(branches.size());
+  for (size_t i = 0; i < branches.size(); ++i)
+    mutating[i] = branchMutates(st, branches[i].start, join);
   std::atomic<size_t> next{0};
   auto worker = [&] {
     for (size_t i = next++; i < branches.size(); i = next++) {
       Branch &b = branches[i];
-      emit(st, b.id, "branch_started", wf.nodes[size_t(b.start)].name, {});
+      std::unique_lock<std::mutex> exclusive(st.mutatingBranch,
+                                             std::defer_lock);
+      if (mutating[i])
+        exclusive.lock();
+      emit(st, b.id, "branch_started", wf.nodes[size_t(b.start)].name,
+           {{"mutating", bool(mutating[i])}});
       b.stop = walk(st, b.id, b.start, b.input, join, &b.last);
       b.failed = b.stop.error.has_value() ||
                  b.stop.status == RunStatus::Failed;

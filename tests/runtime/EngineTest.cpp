@@ -10,7 +10,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <deque>
+#include <thread>
 #include <functional>
 #include <mutex>
 
@@ -712,4 +715,65 @@ TEST_CASE("agents call their tools and see the results", "[engine]") {
     CHECK(r2.error->message.find("missing_tool") != std::string::npos);
     CHECK(h2.provider.calls.empty());
   }
+}
+
+namespace {
+/// Tracks how many tool runs overlap.
+class ConcurrencyProbe : public ToolRunner {
+public:
+  std::atomic<int> running{0};
+  std::atomic<int> peak{0};
+  Expected<ToolResult> run(const ToolInvocation &) override {
+    int now = ++running;
+    int seen = peak.load();
+    while (now > seen && !peak.compare_exchange_weak(seen, now))
+      ;
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    --running;
+    ToolResult r;
+    r.exitCode = 0;
+    r.stdoutText = "{}";
+    return r;
+  }
+};
+} // namespace
+
+TEST_CASE("branches that change the workspace run one at a time",
+          "[engine]") {
+  WorkflowDesc wf;
+  wf.name = "builds";
+  wf.sourceSha256 = "h";
+  NodeDesc router;
+  router.kind = NodeKind::Router;
+  router.name = "fan";
+  wf.nodes.push_back(router);
+  for (int i = 0; i < 3; ++i) {
+    NodeDesc tool;
+    tool.kind = NodeKind::Tool;
+    tool.name = "build" + std::to_string(i);
+    tool.command = text("make");
+    wf.nodes.push_back(tool);
+  }
+  NodeDesc join;
+  join.kind = NodeKind::Join;
+  join.name = "join";
+  join.await = AwaitMode::WaitAll;
+  wf.nodes.push_back(join);
+  addTerminals(wf);
+  for (int i = 1; i <= 3; ++i) {
+    wf.edges.push_back(edge(0, i));
+    wf.edges.push_back(edge(i, 4));
+  }
+  wf.edges.push_back(edge(4, wf.doneIndex()));
+  wf.budget.maxParallelBranches = 3;
+
+  Harness h;
+  ConcurrencyProbe probe;
+  EngineDeps deps = h.deps();
+  deps.tools = &probe;
+  Engine engine(wf, deps);
+  RunResult r = engine.run({});
+  REQUIRE(r.status == RunStatus::Finished);
+  CHECK(probe.peak == 1);
+  CHECK(r.outputs["join"].contains("build0"));
 }
