@@ -956,6 +956,23 @@ Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
     output = *parsed;
   else if (!n.capture)
     output["result"] = trimmed;
+  // A declared output schema is a contract on what the tool prints.
+  if (n.output >= 0 && result->exitCode == 0 && !result->timedOut) {
+    const SchemaDesc &schema = wf.schemas[size_t(n.output)];
+    std::vector<std::string> problems;
+    if (!parsed || !parsed->is_object())
+      problems.push_back("stdout is not a JSON object");
+    else
+      problems = schema.validate(*parsed);
+    if (!problems.empty() && !n.capture) {
+      std::string all;
+      for (const std::string &p : problems)
+        all += (all.empty() ? "" : "; ") + p;
+      return Error(ErrorCode::SchemaInvalid,
+                   "tool '" + n.name + "' printed output that does not match '" +
+                       schema.name + "': " + all);
+    }
+  }
   if (n.capture) {
     output["exit_code"] = result->exitCode;
     output["stdout"] = result->stdoutText;

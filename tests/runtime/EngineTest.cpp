@@ -777,3 +777,40 @@ TEST_CASE("branches that change the workspace run one at a time",
   CHECK(probe.peak == 1);
   CHECK(r.outputs["join"].contains("build0"));
 }
+
+TEST_CASE("a tool's stdout must match its declared output schema",
+          "[engine]") {
+  WorkflowDesc wf;
+  wf.name = "t";
+  wf.sourceSha256 = "h";
+  wf.schemas.push_back(schema("result", {{"passed", FieldType::Bool}}));
+  NodeDesc tool;
+  tool.kind = NodeKind::Tool;
+  tool.name = "ci";
+  tool.output = 0;
+  tool.command = text("run-ci");
+  wf.nodes.push_back(tool);
+  addTerminals(wf);
+  wf.edges.push_back(when(0, wf.doneIndex(), "passed", false));
+  wf.edges.push_back(when(0, wf.failIndex(), "passed", true));
+
+  Harness h;
+  ToolResult good;
+  good.exitCode = 0;
+  good.stdoutText = "{\"passed\": true}";
+  h.tools.results = {good};
+  Engine engine(wf, h.deps());
+  CHECK(engine.run({}).status == RunStatus::Finished);
+
+  Harness bad;
+  ToolResult wrong;
+  wrong.exitCode = 0;
+  wrong.stdoutText = "{\"passed\": \"yes\"}";
+  bad.tools.results = {wrong};
+  Engine engine2(wf, bad.deps());
+  RunResult r = engine2.run({});
+  CHECK(r.status == RunStatus::FailedResumable);
+  REQUIRE(r.error);
+  CHECK(r.error->code == ErrorCode::SchemaInvalid);
+  CHECK(r.error->message.find("passed") != std::string::npos);
+}
