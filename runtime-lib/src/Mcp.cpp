@@ -188,34 +188,6 @@ private:
   bool wasPending = false;
 };
 
-/// Finds `program` on the child's PATH (names with a slash are used as is).
-std::optional<std::string>
-resolveProgram(const std::string &program,
-               const std::vector<std::pair<std::string, std::string>> &env) {
-  if (program.find('/') != std::string::npos)
-    return program;
-  std::string path = "/usr/local/bin:/usr/bin:/bin";
-  for (const auto &[key, value] : env)
-    if (key == "PATH")
-      path = value;
-  size_t begin = 0;
-  while (begin <= path.size()) {
-    size_t end = path.find(':', begin);
-    if (end == std::string::npos)
-      end = path.size();
-    std::string dir = path.substr(begin, end - begin);
-    if (dir.empty())
-      dir = ".";
-    std::string candidate = dir + "/" + program;
-    struct stat st;
-    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-        ::access(candidate.c_str(), X_OK) == 0)
-      return candidate;
-    begin = end + 1;
-  }
-  return std::nullopt;
-}
-
 /// Parses an event stream into the `data` of each event.
 std::vector<std::string> sseData(const std::string &body) {
   std::vector<std::string> events;

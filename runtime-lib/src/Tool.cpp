@@ -133,11 +133,9 @@ private:
   std::string file;
 };
 
-/// Finds `program` the way the child would: on the PATH of its environment
-/// (or the default path when it has none). Names with a slash are used as is.
 std::optional<std::string>
-resolveProgram(const std::string &program,
-               const std::vector<std::pair<std::string, std::string>> &env) {
+findProgram(const std::string &program,
+            const std::vector<std::pair<std::string, std::string>> &env) {
   if (program.find('/') != std::string::npos)
     return program;
   std::string path = "/usr/local/bin:/usr/bin:/bin";
@@ -258,7 +256,7 @@ Expected<ToolResult> ProcessRunner::run(const ToolInvocation &invocation) {
     if (argv.empty())
       return Error(ErrorCode::Tool, "empty interpreter");
     std::optional<std::string> resolved =
-        resolveProgram(argv[0], invocation.env);
+        findProgram(argv[0], invocation.env);
     if (!resolved)
       return Error(ErrorCode::Tool,
                    "interpreter '" + argv[0] + "' not found on PATH");
@@ -536,4 +534,10 @@ Status iterc::rt::writeWorkspaceFile(const std::string &workspace,
     return Error(ErrorCode::Store, "cannot write workspace file '" + shown +
                                        "': " + errnoText(errno));
   return Status::success();
+}
+
+std::optional<std::string> iterc::rt::resolveProgram(
+    const std::string &program,
+    const std::vector<std::pair<std::string, std::string>> &env) {
+  return findProgram(program, env);
 }

@@ -10,6 +10,8 @@
 //===----------------------------------------------------------------------===//
 #include "iterc/rt/AgentTools.h"
 
+#include "RuntimeTestUtil.h"
+
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -22,33 +24,10 @@
 #include <unistd.h>
 
 using namespace iterc::rt;
+using iterc::rt::test::TempDir;
 
 namespace {
 
-/// A fresh temporary directory, removed (recursively) at scope exit.
-class TempDir {
-public:
-  TempDir() {
-    char pattern[] = "/tmp/iterc-agenttools-test-XXXXXX";
-    char *made = ::mkdtemp(pattern);
-    REQUIRE(made != nullptr);
-    char resolved[PATH_MAX];
-    REQUIRE(::realpath(made, resolved) != nullptr);
-    dir = resolved;
-  }
-  ~TempDir() {
-    std::string command = "rm -rf " + shellQuote(dir);
-    int rc = std::system(command.c_str());
-    (void)rc;
-  }
-  const std::string &path() const { return dir; }
-  std::string operator/(const std::string &name) const {
-    return dir + "/" + name;
-  }
-
-private:
-  std::string dir;
-};
 
 void writeText(const std::string &path, const std::string &text) {
   std::ofstream out(path, std::ios::binary);

@@ -2,8 +2,14 @@
 #ifndef ITERC_TESTS_RUNTIME_RUNTIMETESTUTIL_H
 #define ITERC_TESTS_RUNTIME_RUNTIMETESTUTIL_H
 
+#include "iterc/rt/Tool.h"
+
+#include <catch2/catch.hpp>
+
+#include <climits>
 #include <cstdlib>
 #include <optional>
+#include <stdlib.h>
 #include <string>
 
 namespace iterc::rt::test {
@@ -29,6 +35,32 @@ public:
 private:
   const char *name;
   std::optional<std::string> saved;
+};
+
+/// A fresh temporary directory (symlinks resolved), removed recursively at
+/// scope exit.
+class TempDir {
+public:
+  TempDir() {
+    char pattern[] = "/tmp/iterc-test-XXXXXX";
+    char *made = ::mkdtemp(pattern);
+    REQUIRE(made != nullptr);
+    char resolved[PATH_MAX];
+    REQUIRE(::realpath(made, resolved) != nullptr);
+    dir = resolved;
+  }
+  ~TempDir() {
+    std::string command = "rm -rf " + shellQuote(dir);
+    int rc = std::system(command.c_str());
+    (void)rc;
+  }
+  const std::string &path() const { return dir; }
+  std::string operator/(const std::string &name) const {
+    return dir + "/" + name;
+  }
+
+private:
+  std::string dir;
 };
 
 } // namespace iterc::rt::test

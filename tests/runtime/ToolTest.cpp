@@ -8,6 +8,8 @@
 //===----------------------------------------------------------------------===//
 #include "iterc/rt/Tool.h"
 
+#include "RuntimeTestUtil.h"
+
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -25,33 +27,10 @@
 #include <unistd.h>
 
 using namespace iterc::rt;
+using iterc::rt::test::TempDir;
 
 namespace {
 
-/// A fresh temporary directory, removed (recursively) at scope exit.
-class TempDir {
-public:
-  TempDir() {
-    char pattern[] = "/tmp/iterc-tool-test-XXXXXX";
-    char *made = ::mkdtemp(pattern);
-    REQUIRE(made != nullptr);
-    char resolved[PATH_MAX];
-    REQUIRE(::realpath(made, resolved) != nullptr);
-    dir = resolved;
-  }
-  ~TempDir() {
-    std::string command = "rm -rf " + shellQuote(dir);
-    int rc = std::system(command.c_str());
-    (void)rc;
-  }
-  const std::string &path() const { return dir; }
-  std::string operator/(const std::string &name) const {
-    return dir + "/" + name;
-  }
-
-private:
-  std::string dir;
-};
 
 ToolInvocation invocation(const std::string &command,
                           const std::string &workdir) {

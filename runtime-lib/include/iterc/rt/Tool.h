@@ -13,6 +13,7 @@
 #include "iterc/rt/Core.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,13 @@ public:
 };
 
 std::unique_ptr<ToolRunner> makeProcessRunner();
+
+/// Finds `program` the way a child with environment `env` would: on its
+/// PATH (or the default path when it has none). Names with a slash are used
+/// as they are. nullopt when no executable file is found.
+std::optional<std::string>
+resolveProgram(const std::string &program,
+               const std::vector<std::pair<std::string, std::string>> &env);
 
 /// `value` as one shell word: 'it'\''s' style single quoting.
 std::string shellQuote(std::string_view value);
