@@ -201,5 +201,38 @@ Status RecordingProvider::flush() {
 }
 
 std::string LlmRequest::computeMatchKey() const {
-  return sortedKey(canonical());
+  // The same document as sortedKey(canonical()), built straight into a
+  // std::map-backed json (keys sorted as they are inserted) instead of
+  // building the ordered form and converting it: this runs on every model
+  // call.
+  nlohmann::json out;
+  out["provider"] = provider;
+  out["model"] = model;
+  nlohmann::json msgs = nlohmann::json::array();
+  for (const LlmMessage &m : messages) {
+    nlohmann::json jm;
+    jm["role"] = m.role;
+    jm["content"] = m.content;
+    if (!m.toolCalls.is_null() && !m.toolCalls.empty())
+      jm["tool_calls"] = nlohmann::json(m.toolCalls);
+    if (!m.toolCallId.empty())
+      jm["tool_call_id"] = m.toolCallId;
+    msgs.push_back(std::move(jm));
+  }
+  out["messages"] = std::move(msgs);
+  out["output_schema"] = nlohmann::json(outputSchema);
+  out["schema_name"] = schemaName;
+  nlohmann::json jtools = nlohmann::json::array();
+  for (const ToolSpec &t : tools) {
+    nlohmann::json jt;
+    jt["name"] = t.name;
+    jt["description"] = t.description;
+    jt["input_schema"] = nlohmann::json(t.inputSchema);
+    jtools.push_back(std::move(jt));
+  }
+  out["tools"] = std::move(jtools);
+  out["max_tokens"] =
+      maxTokens ? nlohmann::json(*maxTokens) : nlohmann::json(nullptr);
+  out["reasoning_effort"] = reasoningEffort;
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -707,3 +707,33 @@ TEST_CASE("llm: odd replies and invalid UTF-8 never throw", "[llm]") {
   REQUIRE_FALSE(miss.ok());
   CHECK(miss.error().code == ErrorCode::ReplayMiss);
 }
+
+TEST_CASE("the request match key is the sorted canonical form", "[llm]") {
+  LlmRequest r;
+  r.provider = "openai";
+  r.model = "gpt-4o-mini";
+  r.messages = {{"system", "sys \"quoted\" \n line", Json(), ""},
+                {"user", "héllo \u0001 ✓", Json(), ""},
+                {"assistant", "",
+                 Json::array({{{"id", "c1"},
+                               {"name", "lookup"},
+                               {"arguments", {{"z", 1}, {"a", 2}}}}}),
+                 ""},
+                {"tool", "result", Json(), "c1"}};
+  r.outputSchema = {{"type", "object"},
+                    {"properties", {{"b", {{"type", "string"}}},
+                                    {"a", {{"type", "integer"}}}}}};
+  r.schemaName = "out";
+  r.tools.push_back({"lookup", "finds", Json{{"type", "object"}}});
+  auto reference = [](const LlmRequest &req) {
+    nlohmann::json sorted(req.canonical());
+    return sorted.dump(-1, ' ', false,
+                       nlohmann::json::error_handler_t::replace);
+  };
+  CHECK(r.computeMatchKey() == reference(r));
+  r.maxTokens = 512;
+  r.reasoningEffort = "high";
+  CHECK(r.computeMatchKey() == reference(r));
+  LlmRequest empty;
+  CHECK(empty.computeMatchKey() == reference(empty));
+}
