@@ -89,8 +89,9 @@ int runCheck(int argc, char **argv) {
       std::fputs(checkHelp, stdout);
       return ExitOk;
     }
-    if (startsWith(arg, "--format=")) {
-      std::string f = arg + 9;
+    bool formatFlag = startsWith(arg, "--format=");
+    if (formatFlag || (!std::strcmp(arg, "--format") && i + 1 < argc)) {
+      std::string f = formatFlag ? std::string(arg + 9) : argv[++i];
       if (f == "text")
         opts.format = DiagnosticFormat::Text;
       else if (f == "json")
@@ -101,19 +102,6 @@ int runCheck(int argc, char **argv) {
         return usageError("unknown format '" + f +
                               "'; expected text, json or sarif",
                           "check");
-    } else if (!std::strcmp(arg, "--format") && i + 1 < argc) {
-      std::string f = argv[++i];
-      std::string joined = "--format=" + f;
-      char *fake[] = {const_cast<char *>(joined.c_str())};
-      (void)fake;
-      if (f == "text")
-        opts.format = DiagnosticFormat::Text;
-      else if (f == "json")
-        opts.format = DiagnosticFormat::Json;
-      else if (f == "sarif")
-        opts.format = DiagnosticFormat::Sarif;
-      else
-        return usageError("unknown format '" + f + "'", "check");
     } else if (!std::strcmp(arg, "-Werror")) {
       opts.werror = true;
     } else if (!std::strcmp(arg, "--color")) {

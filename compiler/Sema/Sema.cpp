@@ -1194,9 +1194,6 @@ void Sema::lowerNode(const ast::NodeDecl &decl, ir::Node &node) {
     if (mode && interaction)
       report(mode->key.range, diag::err_legacy_human_mode_conflict)
           << node.name;
-    if (!interaction && !mode && workflowDecl) {
-      // The workflow's default interaction applies (set in lowerWorkflow).
-    }
     return;
   }
 
@@ -2624,8 +2621,6 @@ void Sema::checkRefs() {
 std::unique_ptr<ir::Module> Sema::run() {
   module->sourceName = sources.getName(fileId);
   collect();
-  for (const ir::Schema &s : module->schemas)
-    (void)s;
   if (!workflowDecl) {
     report(SourceRange(0, 0), diag::err_no_workflow);
     return nullptr;

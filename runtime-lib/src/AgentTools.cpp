@@ -591,18 +591,7 @@ Expected<Json> BuiltinToolbox::call(const std::string &name,
         std::vector<std::string> words;
         if (extra.is_string()) {
           // Lenient: a single string is split on whitespace.
-          std::string word;
-          for (char c : extra.get_ref<const std::string &>()) {
-            if (c == ' ' || c == '\t' || c == '\n') {
-              if (!word.empty())
-                words.push_back(std::move(word));
-              word.clear();
-            } else {
-              word.push_back(c);
-            }
-          }
-          if (!word.empty())
-            words.push_back(std::move(word));
+          words = splitWords(extra.get_ref<const std::string &>());
         } else if (extra.is_array()) {
           for (const Json &w : extra) {
             if (!w.is_string())

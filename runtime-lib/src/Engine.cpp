@@ -326,7 +326,7 @@ private:
   Status recordOutput(State &st, const std::string &branch, int node,
                       const Json &output, bool replayed);
   void finishRun(State &st, const Stop &stop, RunResult &result);
-  Stop budgetStop(State &st, const Error &error, int node);
+  Stop budgetStop(const Error &error, int node) const;
 
   const WorkflowDesc &wf;
   EngineDeps deps;
@@ -1534,13 +1534,13 @@ Engine::Impl::fanOut(State &st, int router, const std::vector<int> &edges,
   return n;
 }
 
-Engine::Impl::Stop Engine::Impl::budgetStop(State &st, const Error &error,
-                                            int node) {
+
+Engine::Impl::Stop Engine::Impl::budgetStop(const Error &error,
+                                            int node) const {
   Stop stop;
   stop.status = RunStatus::BudgetExceeded;
   stop.error = error;
   stop.node = wf.nodes[size_t(node)].name;
-  (void)st;
   return stop;
 }
 
@@ -1604,7 +1604,7 @@ Engine::Impl::Stop Engine::Impl::walk(State &st, const std::string &branch,
                 {"used", notice.used},
                 {"limit", notice.limit}});
         if (!ok.ok())
-          return budgetStop(st, ok.error(), node);
+          return budgetStop(ok.error(), node);
       }
       Expected<Json> result = Json::object();
       bool paused = false;

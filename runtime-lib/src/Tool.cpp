@@ -160,8 +160,7 @@ findProgram(const std::string &program,
   return std::nullopt;
 }
 
-/// Splits an interpreter spec ("python3 -u") into words.
-std::vector<std::string> splitWords(const std::string &text) {
+std::vector<std::string> splitBlank(std::string_view text) {
   std::vector<std::string> words;
   std::string word;
   for (char c : text) {
@@ -252,7 +251,7 @@ Expected<ToolResult> ProcessRunner::run(const ToolInvocation &invocation) {
     program = "/bin/sh";
     argv = {"sh", "-c", invocation.command};
   } else {
-    argv = splitWords(invocation.interpreter);
+    argv = splitBlank(invocation.interpreter);
     if (argv.empty())
       return Error(ErrorCode::Tool, "empty interpreter");
     std::optional<std::string> resolved =
@@ -540,4 +539,8 @@ std::optional<std::string> iterc::rt::resolveProgram(
     const std::string &program,
     const std::vector<std::pair<std::string, std::string>> &env) {
   return findProgram(program, env);
+}
+
+std::vector<std::string> iterc::rt::splitWords(std::string_view text) {
+  return splitBlank(text);
 }

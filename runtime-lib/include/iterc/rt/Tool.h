@@ -58,6 +58,10 @@ std::optional<std::string>
 resolveProgram(const std::string &program,
                const std::vector<std::pair<std::string, std::string>> &env);
 
+/// Splits text on blanks (space, tab, newline) into non-empty words, e.g.
+/// an interpreter spec such as "python3 -u".
+std::vector<std::string> splitWords(std::string_view text);
+
 /// `value` as one shell word: 'it'\''s' style single quoting.
 std::string shellQuote(std::string_view value);
 
