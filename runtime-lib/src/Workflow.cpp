@@ -101,6 +101,8 @@ Json SchemaDesc::jsonSchema() const {
 }
 
 std::vector<std::string> SchemaDesc::validate(const Json &value) const {
+  if (validator)
+    return validator(value);
   std::vector<std::string> problems;
   if (!value.is_object()) {
     problems.push_back(std::string("expected a JSON object, got ") +

@@ -11,6 +11,7 @@
 #define ITERC_RT_WORKFLOW_H
 
 #include "iterc/rt/Core.h"
+#include "iterc/rt/Enums.h"
 
 #include <functional>
 #include <optional>
@@ -18,8 +19,6 @@
 #include <vector>
 
 namespace iterc::rt {
-
-enum class FieldType { String, Bool, Int, Float, Json, StringList, Files };
 
 struct FieldDesc {
   std::string name;
@@ -36,10 +35,10 @@ struct SchemaDesc {
   /// Field-level problems of `value` ("field 'score': expected int, got
   /// string"); empty when valid. Fields starting with '_' are ignored.
   std::vector<std::string> validate(const Json &value) const;
-};
 
-/// Where a template reference reads from.
-enum class RefNs { Vars, Input, Outputs, Artifacts, Loop, Run };
+  /// Generated code's own validator; when set, validate() uses it.
+  std::function<std::vector<std::string>(const Json &)> validator;
+};
 
 struct TemplateRef {
   RefNs ns = RefNs::Vars;
@@ -65,13 +64,6 @@ class Scope;
 /// A compiled expression (`when "..."`, compute, verify checks).
 using ExprFn = std::function<Json(const Scope &)>;
 
-enum class NodeKind {
-  Agent, Judge, Router, Join, Human, Tool, Compute, Verify, Done, Fail
-};
-enum class RouterMode { FanOutAll, Condition, RoundRobin, Llm };
-enum class AwaitMode { None, WaitAll, BestEffort };
-enum class Interaction { None, Human, Llm, LlmOrHuman };
-enum class SessionMode { Fresh, Inherit, Fork, ArtifactsOnly, InheritIfAvailable };
 
 struct CheckDesc {
   std::string name;
@@ -183,6 +175,15 @@ struct BudgetDesc {
   std::optional<int64_t> maxDurationMs;
 };
 
+/// An `mcp_server` declaration.
+struct McpServerDesc {
+  std::string name;
+  std::string transport;  ///< stdio | http | sse
+  std::string command;
+  std::vector<std::string> args;
+  std::string url;
+};
+
 struct WorkflowDesc {
   std::string name;
   std::string sourceSha256;
@@ -193,6 +194,7 @@ struct WorkflowDesc {
   std::vector<LoopDesc> loops;
   std::vector<VarDesc> vars;
   std::vector<PresetDesc> presets;
+  std::vector<McpServerDesc> mcpServers;
   BudgetDesc budget;
   int entry = 0;
 
