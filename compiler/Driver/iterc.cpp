@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Basic/DiagnosticRenderer.h"
+#include "Driver/Build.h"
 #include "Driver/Pipeline.h"
 #include "Tools/Explain.h"
 #include "Tools/Formatter.h"
@@ -38,6 +39,10 @@ const char *mainHelp =
     "  fmt       print a workflow in canonical form (-i to rewrite in place)\n"
     "  graph     print the workflow graph (Mermaid or DOT)\n"
     "  explain   explain a diagnostic code, e.g. 'iterc explain C019'\n"
+    "  emit      write the generated C++, CMake, Dockerfile, compose file,\n"
+    "            README and manifest for a workflow\n"
+    "  build     compile a workflow into one static executable (cached)\n"
+    "  run       build (cached) and run a workflow: iterc run F -- ARGS\n"
     "\n"
     "options:\n"
     "  -h, --help     show help (also 'iterc <command> --help')\n"
@@ -375,5 +380,11 @@ int main(int argc, char **argv) {
     return runGraph(argc - 2, argv + 2);
   if (command == "explain")
     return runExplain(argc - 2, argv + 2);
+  if (command == "emit")
+    return runEmit(argc - 2, argv + 2);
+  if (command == "build")
+    return runBuild(argc - 2, argv + 2);
+  if (command == "run")
+    return runRun(argc - 2, argv + 2);
   return usageError("unknown command '" + command + "'", nullptr);
 }

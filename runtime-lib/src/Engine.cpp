@@ -52,49 +52,6 @@ std::string sha256Hex(const std::string &data) {
   return out;
 }
 
-/// Expands ${NAME} and ${NAME:-default} (defaults may nest).
-std::string expandEnv(const std::string &text) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '$' || i + 1 >= text.size() || text[i + 1] != '{') {
-      out.push_back(text[i]);
-      continue;
-    }
-    size_t j = i + 2;
-    while (j < text.size() &&
-           (std::isalnum(static_cast<unsigned char>(text[j])) ||
-            text[j] == '_'))
-      ++j;
-    std::string name = text.substr(i + 2, j - i - 2);
-    std::string fallback;
-    bool hasDefault = false;
-    if (text.compare(j, 2, ":-") == 0) {
-      int depth = 1;
-      size_t k = j + 2;
-      for (; k < text.size(); ++k) {
-        if (text[k] == '{')
-          ++depth;
-        else if (text[k] == '}' && --depth == 0)
-          break;
-      }
-      fallback = expandEnv(text.substr(j + 2, k - j - 2));
-      hasDefault = true;
-      j = k;
-    }
-    if (j >= text.size() || text[j] != '}') {
-      out.push_back(text[i]);
-      continue;
-    }
-    const char *value = std::getenv(name.c_str());
-    if (value && *value)
-      out += value;
-    else if (hasDefault)
-      out += fallback;
-    i = j;
-  }
-  return out;
-}
-
 /// Replaces every secret value inside the strings of a JSON value.
 class Redactor {
 public:

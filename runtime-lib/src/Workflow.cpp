@@ -7,9 +7,12 @@
 //===----------------------------------------------------------------------===//
 #include "iterc/rt/Workflow.h"
 
+#include <cctype>
+#include <cstdlib>
+
 using namespace iterc::rt;
 
-static const char *fieldTypeName(FieldType type) {
+const char *iterc::rt::fieldTypeName(FieldType type) {
   switch (type) {
   case FieldType::String:
     return "string";
@@ -29,7 +32,7 @@ static const char *fieldTypeName(FieldType type) {
   return "json";
 }
 
-static const char *jsonTypeName(const Json &v) {
+const char *iterc::rt::jsonTypeName(const Json &v) {
   switch (v.type()) {
   case Json::value_t::null:
     return "null";
@@ -49,6 +52,45 @@ static const char *jsonTypeName(const Json &v) {
   default:
     return "value";
   }
+}
+
+bool iterc::rt::fieldValueMatches(FieldType type, const Json &v) {
+  bool ok = true;
+  switch (type) {
+  case FieldType::String:
+    ok = v.is_string();
+    break;
+  case FieldType::Bool:
+    ok = v.is_boolean();
+    break;
+  case FieldType::Int:
+    ok = v.is_number_integer() ||
+         (v.is_number_float() &&
+          v.get<double>() ==
+              static_cast<double>(static_cast<int64_t>(v.get<double>())));
+    break;
+  case FieldType::Float:
+    ok = v.is_number();
+    break;
+  case FieldType::Json:
+    ok = true;
+    break;
+  case FieldType::StringList:
+    ok = v.is_array();
+    if (ok)
+      for (const Json &item : v)
+        ok = ok && item.is_string();
+    break;
+  case FieldType::Files:
+    ok = v.is_array();
+    if (ok)
+      for (const Json &item : v)
+        ok = ok && item.is_object() && item.contains("path") &&
+             item["path"].is_string() && item.contains("content") &&
+             item["content"].is_string();
+    break;
+  }
+  return ok;
 }
 
 Json SchemaDesc::jsonSchema() const {
@@ -118,41 +160,7 @@ std::vector<std::string> SchemaDesc::validate(const Json &value) const {
       continue;
     }
     const Json &v = *it;
-    bool ok = true;
-    switch (f.type) {
-    case FieldType::String:
-      ok = v.is_string();
-      break;
-    case FieldType::Bool:
-      ok = v.is_boolean();
-      break;
-    case FieldType::Int:
-      ok = v.is_number_integer() ||
-           (v.is_number_float() &&
-            v.get<double>() == static_cast<double>(
-                                   static_cast<int64_t>(v.get<double>())));
-      break;
-    case FieldType::Float:
-      ok = v.is_number();
-      break;
-    case FieldType::Json:
-      ok = true;
-      break;
-    case FieldType::StringList:
-      ok = v.is_array();
-      if (ok)
-        for (const Json &item : v)
-          ok = ok && item.is_string();
-      break;
-    case FieldType::Files:
-      ok = v.is_array();
-      if (ok)
-        for (const Json &item : v)
-          ok = ok && item.is_object() && item.contains("path") &&
-               item["path"].is_string() && item.contains("content") &&
-               item["content"].is_string();
-      break;
-    }
+    bool ok = fieldValueMatches(f.type, v);
     if (!ok) {
       problems.push_back("field '" + f.name + "': expected " +
                          fieldTypeName(f.type) + ", got " + jsonTypeName(v));
@@ -173,6 +181,48 @@ std::vector<std::string> SchemaDesc::validate(const Json &value) const {
     }
   }
   return problems;
+}
+
+std::string iterc::rt::expandEnv(const std::string &text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '$' || i + 1 >= text.size() || text[i + 1] != '{') {
+      out.push_back(text[i]);
+      continue;
+    }
+    size_t j = i + 2;
+    while (j < text.size() &&
+           (std::isalnum(static_cast<unsigned char>(text[j])) ||
+            text[j] == '_'))
+      ++j;
+    std::string name = text.substr(i + 2, j - i - 2);
+    std::string fallback;
+    bool hasDefault = false;
+    if (text.compare(j, 2, ":-") == 0) {
+      int depth = 1;
+      size_t k = j + 2;
+      for (; k < text.size(); ++k) {
+        if (text[k] == '{')
+          ++depth;
+        else if (text[k] == '}' && --depth == 0)
+          break;
+      }
+      fallback = expandEnv(text.substr(j + 2, k - j - 2));
+      hasDefault = true;
+      j = k;
+    }
+    if (j >= text.size() || text[j] != '}') {
+      out.push_back(text[i]);
+      continue;
+    }
+    const char *value = std::getenv(name.c_str());
+    if (value && *value)
+      out += value;
+    else if (hasDefault)
+      out += fallback;
+    i = j;
+  }
+  return out;
 }
 
 int WorkflowDesc::findNode(std::string_view name) const {

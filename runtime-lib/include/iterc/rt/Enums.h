@@ -16,12 +16,27 @@ enum class FieldType { String, Bool, Int, Float, Json, StringList, Files };
 enum class RefNs { Vars, Input, Outputs, Artifacts, Loop, Run };
 
 enum class NodeKind {
-  Agent, Judge, Router, Join, Human, Tool, Compute, Verify, Done, Fail
+  Agent,
+  Judge,
+  Router,
+  Join,
+  Human,
+  Tool,
+  Compute,
+  Verify,
+  Done,
+  Fail
 };
 enum class RouterMode { FanOutAll, Condition, RoundRobin, Llm };
 enum class AwaitMode { None, WaitAll, BestEffort };
 enum class Interaction { None, Human, Llm, LlmOrHuman };
-enum class SessionMode { Fresh, Inherit, Fork, ArtifactsOnly, InheritIfAvailable };
+enum class SessionMode {
+  Fresh,
+  Inherit,
+  Fork,
+  ArtifactsOnly,
+  InheritIfAvailable
+};
 enum class EdgeCond { None, Field, Expr };
 
 } // namespace iterc::rt

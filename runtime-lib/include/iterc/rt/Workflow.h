@@ -20,6 +20,13 @@
 
 namespace iterc::rt {
 
+/// "string", "bool", "int", "float", "json", "string[]" or "files".
+const char *fieldTypeName(FieldType type);
+/// "null", "bool", "int", "float", "string", "array" or "object".
+const char *jsonTypeName(const Json &value);
+/// A value of the field type (an int may be written as an integral float).
+bool fieldValueMatches(FieldType type, const Json &value);
+
 struct FieldDesc {
   std::string name;
   FieldType type = FieldType::String;
@@ -204,6 +211,10 @@ struct WorkflowDesc {
   /// Outgoing edge indices per node, in declaration order (computed).
   std::vector<std::vector<int>> outgoing() const;
 };
+
+/// Expands ${NAME} and ${NAME:-default} (defaults may nest) from the
+/// environment; an unset or empty NAME without a default expands to "".
+std::string expandEnv(const std::string &text);
 
 /// Appends `done` and `fail` to a hand-built table (tests use this).
 void addTerminals(WorkflowDesc &wf);

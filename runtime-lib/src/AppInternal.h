@@ -1,0 +1,173 @@
+//===- AppInternal.h - Shared pieces of the executable's commands -*- C++
+//-*-===//
+//
+// This file declares what the files implementing the command line share:
+// the per-invocation context, the option parser, error reporting, variable
+// and answer parsing, redaction and formatting helpers, and the command
+// entry points. It is private to runtime-lib/src/App*.cpp.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ITERC_RT_SRC_APPINTERNAL_H
+#define ITERC_RT_SRC_APPINTERNAL_H
+
+#include "iterc/rt/App.h"
+#include "iterc/rt/Core.h"
+#include "iterc/rt/Store.h"
+#include "iterc/rt/Workflow.h"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace iterc::rt::app {
+
+/// One invocation of the executable.
+struct Ctx {
+  const WorkflowDesc &wf;
+  const AppInfo &info;
+  AppIo &io;
+  std::string prog;       ///< For messages: AppInfo::programName.
+  std::string invocation; ///< For commands we print: argv[0] or prog.
+};
+
+//===----------------------------------------------------------------------===//
+// Errors
+//===----------------------------------------------------------------------===//
+
+/// Prints "<prog>: error: <message>" and the hint to see the command's help;
+/// returns ExitUsage.
+int usageError(Ctx &ctx, const std::string &message,
+               const std::string &command);
+/// Prints "<prog>: error: <message>" and returns `code`.
+int errorExit(Ctx &ctx, const std::string &message, int code);
+/// Prints "<prog>: warning: <message>".
+void warn(Ctx &ctx, const std::string &message);
+
+//===----------------------------------------------------------------------===//
+// Options
+//===----------------------------------------------------------------------===//
+
+struct OptSpec {
+  std::string name; ///< "--var"
+  bool takesValue = false;
+  std::string shortName; ///< "-o", or "".
+};
+
+struct Options {
+  std::map<std::string, std::vector<std::string>> values;
+  bool help = false;
+
+  bool has(const std::string &name) const { return values.count(name) != 0; }
+  /// The last value given (options given twice: the last one wins).
+  std::string last(const std::string &name) const;
+  const std::vector<std::string> &all(const std::string &name) const;
+};
+
+/// Parses `args[start..]` against `specs`. Accepts `--opt value`,
+/// `--opt=value` and `-o value`; `-h`/`--help` anywhere sets `help`. On a
+/// usage error prints it and returns nullopt (the exit code is ExitUsage).
+std::optional<Options> parseOptions(Ctx &ctx, const std::string &command,
+                                    const std::vector<std::string> &args,
+                                    size_t start,
+                                    const std::vector<OptSpec> &specs);
+
+/// " (did you mean 'x'?)"-style hint: the closest candidate within a small
+/// edit distance, or "".
+std::string closest(const std::string &word,
+                    const std::vector<std::string> &candidates);
+
+//===----------------------------------------------------------------------===//
+// Help
+//===----------------------------------------------------------------------===//
+
+std::string mainHelp(Ctx &ctx);
+/// The help of a command, or "" for an unknown one.
+std::string commandHelp(Ctx &ctx, const std::string &command);
+
+//===----------------------------------------------------------------------===//
+// Values
+//===----------------------------------------------------------------------===//
+
+using iterc::rt::expandEnv;
+/// The NAMEs of every ${NAME} reference in `text`.
+std::vector<std::string> envRefs(const std::string &text);
+
+const char *typeName(FieldType type);
+const char *kindName(NodeKind kind);
+
+/// Reads a command-line value as a variable of type `var.type`; an error
+/// message naming the variable and the expected type.
+Expected<Json> parseVarValue(const VarDesc &var, const std::string &text);
+
+/// A variable's value and where it came from.
+struct ResolvedVar {
+  Json value;
+  std::string source; ///< "default", "preset NAME", "--var"
+};
+
+/// Defaults (with ${ENV} expanded), then the preset, then --var. Errors are
+/// usage errors: unknown variable or preset, bad value, missing values.
+Expected<std::map<std::string, ResolvedVar>>
+resolveVars(const WorkflowDesc &wf, const std::vector<std::string> &varArgs,
+            const std::string &preset, bool requireAll);
+
+/// Budget limits: the workflow's, with the --max-* options over them;
+/// nullopt when no option was given.
+Expected<std::optional<BudgetDesc>> budgetOverride(const WorkflowDesc &wf,
+                                                   const Options &opts);
+
+/// "90s", "10m", "1h30m", "250ms" or a number of seconds, in milliseconds.
+std::optional<int64_t> parseDurationMs(const std::string &text);
+
+/// The store directory: --store-dir, $ITERC_STORE_DIR, or ".iterc".
+std::string storeDirFor(const Options &opts);
+
+/// Replaces secret values (secret variables, API keys) in text and JSON.
+class Redactor {
+public:
+  void add(const std::string &secret);
+  /// Every secret variable's value and the provider API keys.
+  void addSecrets(const WorkflowDesc &wf,
+                  const std::map<std::string, ResolvedVar> &vars);
+  std::string apply(std::string text) const;
+  Json apply(const Json &value) const;
+
+private:
+  std::vector<std::string> secrets;
+};
+
+//===----------------------------------------------------------------------===//
+// Formatting
+//===----------------------------------------------------------------------===//
+
+/// JSON as text; invalid UTF-8 is replaced, never thrown on.
+std::string dumpJson(const Json &value, int indent = -1);
+/// `value` as one shell word, quoted only when needed.
+std::string shellWord(const std::string &value);
+/// "$0.001234"
+std::string formatCost(double usd);
+/// "1.234 s", "12 ms", "2 min 5 s"
+std::string formatDuration(int64_t ms);
+/// An object without the keys starting with '_' (run metadata).
+Json withoutPrivate(const Json &value);
+/// The exit code of a run that stopped with `status`.
+int exitCodeFor(RunStatus status);
+
+//===----------------------------------------------------------------------===//
+// Commands
+//===----------------------------------------------------------------------===//
+
+int cmdRun(Ctx &ctx, const std::vector<std::string> &args);
+int cmdResume(Ctx &ctx, const std::vector<std::string> &args);
+int cmdInspect(Ctx &ctx, const std::vector<std::string> &args);
+int cmdReport(Ctx &ctx, const std::vector<std::string> &args);
+
+/// The Markdown report of a run (deterministic for a given record and log).
+std::string renderReport(const WorkflowDesc &wf, const RunRecord &record,
+                         const std::vector<Event> &events);
+
+} // namespace iterc::rt::app
+
+#endif // ITERC_RT_SRC_APPINTERNAL_H
