@@ -210,9 +210,16 @@ Status Budget::beforeLlmCall(std::optional<int64_t> &maxTokens) {
   std::lock_guard<std::mutex> lock(mutex);
   if (Status status = check(); !status)
     return status;
+  // A reply may not be longer than what the budget has left. A call that
+  // sets no limit of its own keeps the provider's default (Anthropic's
+  // 4096, see LlmProviders.cpp) until the budget left is below it: a
+  // request is never sent a limit larger than the model accepts, and while
+  // plenty is left every request is the same whatever its timing relative
+  // to parallel branches, so cassettes replay deterministically.
   if (limitsDesc.maxTokens) {
     int64_t remaining = *limitsDesc.maxTokens - used.tokens;
-    if (!maxTokens || *maxTokens > remaining)
+    int64_t current = maxTokens ? *maxTokens : kDefaultReplyTokens;
+    if (remaining < current)
       maxTokens = remaining;
   }
   return Status::success();

@@ -9,6 +9,7 @@
 // provider's own message; the API key never appears in one.
 //
 //===----------------------------------------------------------------------===//
+#include "iterc/rt/Budget.h"
 #include "iterc/rt/Llm.h"
 
 #include <cctype>
@@ -413,7 +414,8 @@ private:
                         std::string &structuredTool) {
     Json body = Json::object();
     body["model"] = request.model;
-    body["max_tokens"] = request.maxTokens ? *request.maxTokens : 4096;
+    body["max_tokens"] =
+        request.maxTokens ? *request.maxTokens : kDefaultReplyTokens;
     std::string system;
     Json messages = Json::array();
     for (const LlmMessage &m : request.messages) {

@@ -63,12 +63,17 @@ struct BudgetNotice {
   bool exceeded = false;  ///< false: the 80 % warning
 };
 
+/// The reply limit providers apply to a call that sets none (Anthropic's
+/// messages API requires one; iterc sends this).
+constexpr int64_t kDefaultReplyTokens = 4096;
+
 class Budget {
 public:
   Budget(BudgetDesc limits, Clock &clock);
 
   /// Before an LLM call: an error (ErrorCode::Budget) when a limit is
-  /// reached; otherwise clamps `maxTokens` to the tokens that remain.
+  /// reached; otherwise lowers `maxTokens` (unset: kDefaultReplyTokens) to
+  /// the tokens that remain when fewer remain.
   Status beforeLlmCall(std::optional<int64_t> &maxTokens);
   /// Before a tool action or any node execution.
   Status beforeAction();
