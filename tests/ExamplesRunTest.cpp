@@ -700,12 +700,37 @@ TEST_CASE("e2e: approval_gate pauses for a person, loops on feedback, "
   CHECK_SEQUENCE(s.nodes("node_started"), {"changelog"}, {"writer"},
                  {"approve"}, {"writer"}, {"approve"}, {"publish_release"});
   CHECK(s.output("approve")["approved"] == true);
-  // KNOWN GAP (see examples/replies/approval_gate.json, "note"): the
-  // executable wires no approver, so `approval: required` refuses the tool
-  // instead of pausing for a person. The "[!mayfail]" test below states the
-  // documented behaviour.
-  CHECK(third.result["error"].value("code", "") == "NOT_APPROVED");
-  CHECK(third.result["error"].value("node", "") == "publish_release");
+  // `approval: required`: the tool pauses for a person with its command.
+  CHECK(third.result["node"] == "publish_release");
+  CHECK(contains(third.result["questions"].value("command", ""),
+                 "scripts/release"));
+  CHECK(contains(third.result.value("resume_command", ""),
+                 "--answer approved=<bool>"));
+  CHECK(s.output("publish_release").is_null());
+
+  const Step &fourth = s.runStep(3, {"--cassette", cassette}, baseEnv());
+  CHECK(fourth.result["status"] == "finished");
+  CHECK(contains(s.output("publish_release").value("result", ""),
+                 "released acme-cli"));
+}
+
+TEST_CASE("e2e: --approve runs an approval-gated tool without pausing",
+          "[e2e]") {
+  if (!haveProgram("git")) {
+    WARN("SKIPPED: approval_gate needs git for its changelog tool");
+    return;
+  }
+  Session s("approval_gate");
+  std::string cassette =
+      repoPath("examples/cassettes/approval_gate.cassette.json");
+  std::vector<std::string> approve = {"--cassette", cassette, "--approve",
+                                      "publish_release"};
+  s.spec["runs"][2]["expect_exit"] = 0;
+  s.spec["runs"][2]["expect_status"] = "finished";
+  for (size_t i = 0; i < 3; ++i)
+    s.runStep(i, approve, baseEnv());
+  CHECK(contains(s.output("publish_release").value("result", ""),
+                 "released acme-cli"));
 }
 
 TEST_CASE("e2e: approval_gate_classic: a model answers the legal gate, a "
@@ -854,17 +879,6 @@ TEST_CASE("e2e: service_stack is planned by --dry-run (services are not "
 //===----------------------------------------------------------------------===//
 
 TEST_CASE("e2e: documented but not implemented yet", "[e2e][!mayfail]") {
-  SECTION("an approval-gated tool pauses for a person instead of failing") {
-    if (!haveProgram("git"))
-      return;
-    Session s("approval_gate");
-    std::string cassette =
-        repoPath("examples/cassettes/approval_gate.cassette.json");
-    s.spec["runs"][2]["expect_exit"] = 3; // docs/language.md 15.2
-    s.spec["runs"][2].erase("expect_status");
-    for (size_t i = 0; i < 3; ++i)
-      s.runStep(i, {"--cassette", cassette}, baseEnv());
-  }
   SECTION("the dry-run plan lists the services the run brings up") {
     TempDir tmp("service_stack_plan");
     std::string wf = buildExample("service_stack", tmp);

@@ -179,7 +179,11 @@ const char *providerOptionsHelp =
     "  --cassette FILE      answer every model call from a cassette (no\n"
     "                       network); a call it lacks fails the run\n"
     "  --record FILE        call the real providers and write every\n"
-    "                       exchange to FILE, a cassette for --cassette\n";
+    "                       exchange to FILE, a cassette for --cassette\n"
+    "  --approve TOOL       run the tool node TOOL (one with 'approval:\n"
+    "                       required') without asking; repeatable; 'all'\n"
+    "                       approves every such tool. Without it the run\n"
+    "                       pauses (exit 3) for 'resume --answer approved=true'\n";
 
 } // namespace
 

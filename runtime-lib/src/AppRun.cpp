@@ -37,13 +37,52 @@ namespace {
 const char *const kBudgetOptions[] = {"--max-tokens", "--max-cost",
                                       "--max-duration", "--max-iterations"};
 
+/// Approves the tools named by --approve (or all of them with `all`);
+/// the engine pauses for a person on any other tool that needs approval.
+class FlagApprover : public Approver {
+public:
+  bool all = false;
+  std::set<std::string> nodes;
+  bool approve(const std::string &node, const std::string &) override {
+    return all || nodes.count(node) != 0;
+  }
+};
+
+/// Reads --approve: NODE (a tool with `approval: required`) or `all`.
+Expected<FlagApprover> approverFrom(const WorkflowDesc &wf,
+                                    const Options &opts) {
+  FlagApprover approver;
+  for (const std::string &name : opts.all("--approve")) {
+    if (name == "all") {
+      approver.all = true;
+      continue;
+    }
+    int index = wf.findNode(name);
+    if (index < 0 || wf.nodes[size_t(index)].kind != NodeKind::Tool ||
+        !wf.nodes[size_t(index)].approval) {
+      std::string tools;
+      for (const NodeDesc &n : wf.nodes)
+        if (n.kind == NodeKind::Tool && n.approval)
+          tools += (tools.empty() ? "" : ", ") + n.name;
+      return Error(ErrorCode::InvalidInput,
+                   "--approve " + name +
+                       ": not a tool that needs approval (" +
+                       (tools.empty() ? "this workflow has none"
+                                      : "those are: " + tools) +
+                       "; or 'all')");
+    }
+    approver.nodes.insert(name);
+  }
+  return approver;
+}
+
 std::vector<OptSpec> runSpecs() {
   std::vector<OptSpec> specs = {
       {"--var", true, ""},       {"--preset", true, ""},
       {"--store-dir", true, ""}, {"--run-id", true, ""},
       {"--workspace", true, ""}, {"--json", false, ""},
       {"--dry-run", false, ""},  {"--cassette", true, ""},
-      {"--record", true, ""}};
+      {"--record", true, ""},    {"--approve", true, ""}};
   for (const char *name : kBudgetOptions)
     specs.push_back({name, true, ""});
   return specs;
@@ -54,7 +93,8 @@ std::vector<OptSpec> resumeSpecs() {
       {"--run-id", true, ""},       {"--answer", true, ""},
       {"--answers-file", true, ""}, {"--var", true, ""},
       {"--store-dir", true, ""},    {"--json", false, ""},
-      {"--cassette", true, ""},     {"--record", true, ""}};
+      {"--cassette", true, ""},     {"--record", true, ""},
+      {"--approve", true, ""}};
   for (const char *name : kBudgetOptions)
     specs.push_back({name, true, ""});
   return specs;
@@ -584,9 +624,10 @@ std::vector<std::string> answerPlaceholders(const WorkflowDesc &wf,
                                             const std::string &gate) {
   std::vector<std::string> out;
   int index = wf.findNode(gate);
-  if (index >= 0 && wf.nodes[size_t(index)].output >= 0) {
-    const SchemaDesc &schema =
-        wf.schemas[size_t(wf.nodes[size_t(index)].output)];
+  const SchemaDesc *answers =
+      index >= 0 ? answerSchema(wf, wf.nodes[size_t(index)]) : nullptr;
+  if (answers) {
+    const SchemaDesc &schema = *answers;
     for (const FieldDesc &f : schema.fields)
       if (f.name.empty() || f.name[0] != '_')
         out.push_back("--answer " + f.name + "=<" + typeName(f.type) + ">");
@@ -1088,8 +1129,7 @@ int printPlan(Ctx &ctx, const DryRun &d, bool json) {
 Expected<Json> collectAnswers(const WorkflowDesc &wf, const NodeDesc *gate,
                               const Options &opts) {
   Json answers = Json::object();
-  const SchemaDesc *schema =
-      gate && gate->output >= 0 ? &wf.schemas[size_t(gate->output)] : nullptr;
+  const SchemaDesc *schema = gate ? answerSchema(wf, *gate) : nullptr;
   if (opts.has("--answers-file")) {
     std::string path = opts.last("--answers-file");
     std::string error;
@@ -1139,10 +1179,11 @@ Expected<Json> collectAnswers(const WorkflowDesc &wf, const NodeDesc *gate,
 }
 
 std::string fieldList(const WorkflowDesc &wf, const NodeDesc *gate) {
-  if (!gate || gate->output < 0)
+  const SchemaDesc *schema = gate ? answerSchema(wf, *gate) : nullptr;
+  if (!schema)
     return "";
   std::vector<std::string> fields;
-  for (const FieldDesc &f : wf.schemas[size_t(gate->output)].fields)
+  for (const FieldDesc &f : schema->fields)
     fields.push_back(f.name + " (" + typeName(f.type) + ")");
   return fields.empty() ? "" : " (fields: " + joinList(fields) + ")";
 }
@@ -1167,6 +1208,9 @@ int iterc::rt::app::cmdRun(Ctx &ctx, const std::vector<std::string> &args) {
                       "--cassette and --record exclude each other (replay a "
                       "cassette, or record a new one)",
                       "run");
+  Expected<FlagApprover> approver = approverFrom(wf, *opts);
+  if (!approver)
+    return usageError(ctx, approver.error().message, "run");
   Expected<std::map<std::string, ResolvedVar>> vars =
       resolveVars(wf, opts->all("--var"), opts->last("--preset"), true);
   if (!vars)
@@ -1266,6 +1310,7 @@ int iterc::rt::app::cmdRun(Ctx &ctx, const std::vector<std::string> &args) {
   deps.store = store.get();
   deps.providers = &backend.engineSet;
   deps.tools = backend.tools.get();
+  deps.approver = &*approver;
   deps.http = backend.http.get();
   deps.toolbox = backend.mcp.get();
   deps.prices = backend.prices;
@@ -1307,6 +1352,9 @@ int iterc::rt::app::cmdResume(Ctx &ctx, const std::vector<std::string> &args) {
   std::string runId = opts->last("--run-id");
   if (!isSafeStoreName(runId))
     return usageError(ctx, "invalid --run-id '" + runId + "'", "resume");
+  Expected<FlagApprover> approver = approverFrom(wf, *opts);
+  if (!approver)
+    return usageError(ctx, approver.error().message, "resume");
   if (opts->has("--cassette") && opts->has("--record"))
     return usageError(ctx, "--cassette and --record exclude each other",
                       "resume");
@@ -1384,9 +1432,8 @@ int iterc::rt::app::cmdResume(Ctx &ctx, const std::vector<std::string> &args) {
     Expected<Json> collected = collectAnswers(wf, gate, *opts);
     if (!collected)
       return usageError(ctx, collected.error().message, "resume");
-    if (gate && gate->output >= 0) {
-      std::vector<std::string> problems =
-          wf.schemas[size_t(gate->output)].validate(*collected);
+    if (const SchemaDesc *schema = gate ? answerSchema(wf, *gate) : nullptr) {
+      std::vector<std::string> problems = schema->validate(*collected);
       if (!problems.empty())
         return usageError(ctx,
                           "the answers for '" + gateName +
@@ -1440,6 +1487,7 @@ int iterc::rt::app::cmdResume(Ctx &ctx, const std::vector<std::string> &args) {
   deps.store = store.get();
   deps.providers = &backend.engineSet;
   deps.tools = backend.tools.get();
+  deps.approver = &*approver;
   deps.http = backend.http.get();
   deps.toolbox = backend.mcp.get();
   deps.prices = backend.prices;

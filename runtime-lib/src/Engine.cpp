@@ -271,7 +271,14 @@ private:
                         const Json &input, const Json *extraSchema,
                         const std::string &extraInstruction);
   Expected<Json> runTool(State &st, const std::string &branch, int node,
-                         const Json &input);
+                         const Json &input, bool &paused);
+  /// A person's answers for `node`: the answers given to `resume` when the
+  /// run is continuing from this pause (validated against `schema`), or
+  /// nothing after writing the interaction and setting `paused`.
+  Expected<std::optional<Json>>
+  askPerson(State &st, const std::string &branch, int node,
+            const Json &questions, const std::string &instructions,
+            const SchemaDesc *schema, bool &paused);
   Expected<Json> runCompute(State &st, int node, const Json &input);
   Expected<Json> runVerify(State &st, int node, const Json &input);
 
@@ -850,7 +857,8 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
 }
 
 Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
-                                     int node, const Json &input) {
+                                     int node, const Json &input,
+                                     bool &paused) {
   const NodeDesc &n = wf.nodes[node];
   if (!deps.tools)
     return Error(ErrorCode::Tool, "no tool runner is configured");
@@ -884,8 +892,20 @@ Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
     else
       inv.env.emplace_back(name, rendered);
   }
-  if (n.approval) {
-    if (!deps.approver || !deps.approver->approve(n.name, inv.command))
+  // Approval: granted up front by the approver (e.g. `--approve`), or asked
+  // of a person: the run pauses like a human gate and `resume --answer
+  // approved=true` runs the command.
+  if (n.approval && !(deps.approver && deps.approver->approve(n.name, inv.command))) {
+    Json questions = {{"command", inv.command}};
+    Expected<std::optional<Json>> answers = askPerson(
+        st, branch, node, st.redactor.apply(questions),
+        "Approve running this command of tool '" + n.name + "'?",
+        &approvalSchema(), paused);
+    if (!answers)
+      return answers.error();
+    if (paused)
+      return Json();
+    if (!(**answers)["approved"].get<bool>())
       return Error(ErrorCode::NotApproved,
                    "tool '" + n.name + "' needs approval and was not approved");
   }
@@ -1053,7 +1073,7 @@ Expected<Json> Engine::Impl::execute(State &st, const std::string &branch,
   case NodeKind::Judge:
     return runLlm(st, branch, node, input, nullptr, "");
   case NodeKind::Tool:
-    return runTool(st, branch, node, input);
+    return runTool(st, branch, node, input, paused);
   case NodeKind::Compute:
     return runCompute(st, node, input);
   case NodeKind::Verify:
@@ -1085,66 +1105,78 @@ Expected<Json> Engine::Impl::execute(State &st, const std::string &branch,
           !answer->value("needs_human_input", false))
         return answer;
     }
-    if (!branch.empty())
-      return Error(ErrorCode::InvalidInput,
-                   "human gate '" + n.name +
-                       "' cannot pause inside a parallel branch");
-    std::string id;
-    {
-      std::lock_guard<std::recursive_mutex> lock(st.mutex);
-      id = st.record.id + "_" + n.name + "_" +
-           std::to_string(st.artifactVersion[node]);
-    }
-    if (st.pendingInteraction == id && !st.pendingAnswers.is_null()) {
-      Json answers = st.pendingAnswers;
-      st.pendingAnswers = Json();
-      if (n.output >= 0) {
-        std::vector<std::string> problems =
-            wf.schemas[size_t(n.output)].validate(answers);
-        if (!problems.empty()) {
-          std::string all;
-          for (const std::string &p : problems)
-            all += (all.empty() ? "" : "; ") + p;
-          return Error(ErrorCode::InvalidInput,
-                       "the answers for '" + n.name + "' are invalid: " + all);
-        }
-      }
-      Json interaction = Json::object();
-      Expected<Json> stored = deps.store->loadInteraction(st.record.id, id);
-      if (stored)
-        interaction = *stored;
-      interaction["answers"] = answers;
-      interaction["answered_at"] = deps.clock->timestamp();
-      (void)deps.store->writeInteraction(st.record.id, id, interaction);
-      emit(st, branch, "human_answers_recorded", n.name,
-           {{"interaction_id", id}, {"answers", answers}});
-      return answers;
-    }
     RunScope scope(*this, st, input);
-    Json interaction;
-    interaction["id"] = id;
-    interaction["run_id"] = st.record.id;
-    interaction["node_id"] = n.name;
-    interaction["requested_at"] = deps.clock->timestamp();
-    interaction["instructions"] = renderText(n.instructions, scope);
-    interaction["questions"] = input;
-    interaction["answers"] = nullptr;
-    Status s = deps.store->writeInteraction(st.record.id, id,
-                                            st.redactor.apply(interaction));
-    if (!s.ok())
-      return s.error();
-    emit(st, branch, "human_input_requested", n.name,
-         {{"interaction_id", id}, {"questions", input}});
-    st.pausedInteraction = id;
-    st.pausedQuestions = input;
-    paused = true;
-    return Json();
+    Expected<std::optional<Json>> answers = askPerson(
+        st, branch, node, input, renderText(n.instructions, scope),
+        n.output >= 0 ? &wf.schemas[size_t(n.output)] : nullptr, paused);
+    if (!answers)
+      return answers.error();
+    return answers->value_or(Json());
   }
   case NodeKind::Done:
   case NodeKind::Fail:
     return Json::object();
   }
   return Json::object();
+}
+
+Expected<std::optional<Json>>
+Engine::Impl::askPerson(State &st, const std::string &branch, int node,
+                        const Json &questions, const std::string &instructions,
+                        const SchemaDesc *schema, bool &paused) {
+  const NodeDesc &n = wf.nodes[node];
+  if (!branch.empty())
+    return Error(ErrorCode::InvalidInput,
+                 "'" + n.name +
+                     "' cannot pause for a person inside a parallel branch");
+  std::string id;
+  {
+    std::lock_guard<std::recursive_mutex> lock(st.mutex);
+    id = st.record.id + "_" + n.name + "_" +
+         std::to_string(st.artifactVersion[node]);
+  }
+  if (st.pendingInteraction == id && !st.pendingAnswers.is_null()) {
+    Json answers = st.pendingAnswers;
+    st.pendingAnswers = Json();
+    if (schema) {
+      std::vector<std::string> problems = schema->validate(answers);
+      if (!problems.empty()) {
+        std::string all;
+        for (const std::string &p : problems)
+          all += (all.empty() ? "" : "; ") + p;
+        return Error(ErrorCode::InvalidInput,
+                     "the answers for '" + n.name + "' are invalid: " + all);
+      }
+    }
+    Json interaction = Json::object();
+    Expected<Json> stored = deps.store->loadInteraction(st.record.id, id);
+    if (stored)
+      interaction = *stored;
+    interaction["answers"] = answers;
+    interaction["answered_at"] = deps.clock->timestamp();
+    (void)deps.store->writeInteraction(st.record.id, id, interaction);
+    emit(st, branch, "human_answers_recorded", n.name,
+         {{"interaction_id", id}, {"answers", answers}});
+    return std::optional<Json>(answers);
+  }
+  Json interaction;
+  interaction["id"] = id;
+  interaction["run_id"] = st.record.id;
+  interaction["node_id"] = n.name;
+  interaction["requested_at"] = deps.clock->timestamp();
+  interaction["instructions"] = instructions;
+  interaction["questions"] = questions;
+  interaction["answers"] = nullptr;
+  Status s = deps.store->writeInteraction(st.record.id, id,
+                                          st.redactor.apply(interaction));
+  if (!s.ok())
+    return s.error();
+  emit(st, branch, "human_input_requested", n.name,
+       {{"interaction_id", id}, {"questions", questions}});
+  st.pausedInteraction = id;
+  st.pausedQuestions = questions;
+  paused = true;
+  return std::optional<Json>();
 }
 
 //===----------------------------------------------------------------------===//

@@ -225,6 +225,25 @@ std::string iterc::rt::expandEnv(const std::string &text) {
   return out;
 }
 
+const SchemaDesc &iterc::rt::approvalSchema() {
+  static const SchemaDesc schema = [] {
+    SchemaDesc s;
+    s.name = "approval";
+    s.fields.push_back(FieldDesc{"approved", FieldType::Bool, {}});
+    return s;
+  }();
+  return schema;
+}
+
+const SchemaDesc *iterc::rt::answerSchema(const WorkflowDesc &wf,
+                                          const NodeDesc &node) {
+  if (node.kind == NodeKind::Tool && node.approval)
+    return &approvalSchema();
+  if (node.output >= 0 && size_t(node.output) < wf.schemas.size())
+    return &wf.schemas[size_t(node.output)];
+  return nullptr;
+}
+
 int WorkflowDesc::findNode(std::string_view name) const {
   for (size_t i = 0; i < nodes.size(); ++i)
     if (nodes[i].name == name)

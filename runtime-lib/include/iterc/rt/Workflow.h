@@ -216,6 +216,12 @@ struct WorkflowDesc {
 /// environment; an unset or empty NAME without a default expands to "".
 std::string expandEnv(const std::string &text);
 
+/// The answers a tool with `approval: required` waits for: {approved: bool}.
+const SchemaDesc &approvalSchema();
+/// The schema of the answers `node` pauses for: a human gate's output
+/// schema, approvalSchema() for a tool needing approval; null otherwise.
+const SchemaDesc *answerSchema(const WorkflowDesc &wf, const NodeDesc &node);
+
 /// Appends `done` and `fail` to a hand-built table (tests use this).
 void addTerminals(WorkflowDesc &wf);
 
