@@ -464,15 +464,50 @@ std::vector<std::string> compileCommand(const std::string &compiler,
           "-pthread"};
 }
 
+/// Copies an executable through a temporary file and a rename, with the
+/// kernel's copy_file_range (no round trip of 7 MB through user space).
 bool copyFile(const std::string &from, const std::string &to,
               std::string &error) {
-  std::string content;
-  if (!readFile(from, content)) {
-    error = "cannot read '" + from + "'";
+  int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) {
+    error = "cannot read '" + from + "': " + std::strerror(errno);
     return false;
   }
-  if (!writeFileAtomic(to, content, 0755)) {
+  struct stat st;
+  ::fstat(in, &st);
+  std::string tmp = to + ".tmp." + std::to_string(::getpid());
+  int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                   0755);
+  if (out < 0) {
     error = "cannot write '" + to + "': " + std::strerror(errno);
+    ::close(in);
+    return false;
+  }
+  off_t left = st.st_size;
+  bool ok = true;
+  while (left > 0) {
+    ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, size_t(left), 0);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      // Not supported between these file systems: plain reads and writes.
+      char buf[1 << 16];
+      ssize_t r;
+      while ((r = ::read(in, buf, sizeof buf)) > 0)
+        if (::write(out, buf, size_t(r)) != r) {
+          ok = false;
+          break;
+        }
+      ok = ok && r == 0;
+      break;
+    }
+    left -= n;
+  }
+  ::close(in);
+  ::fchmod(out, 0755);
+  if (::close(out) != 0 || !ok || ::rename(tmp.c_str(), to.c_str()) != 0) {
+    error = "cannot write '" + to + "': " + std::strerror(errno);
+    ::unlink(tmp.c_str());
     return false;
   }
   return true;
