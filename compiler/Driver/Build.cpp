@@ -476,8 +476,7 @@ bool copyFile(const std::string &from, const std::string &to,
   struct stat st;
   ::fstat(in, &st);
   std::string tmp = to + ".tmp." + std::to_string(::getpid());
-  int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                   0755);
+  int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
   if (out < 0) {
     error = "cannot write '" + to + "': " + std::strerror(errno);
     ::close(in);

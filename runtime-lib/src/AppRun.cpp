@@ -65,8 +65,7 @@ Expected<FlagApprover> approverFrom(const WorkflowDesc &wf,
         if (n.kind == NodeKind::Tool && n.approval)
           tools += (tools.empty() ? "" : ", ") + n.name;
       return Error(ErrorCode::InvalidInput,
-                   "--approve " + name +
-                       ": not a tool that needs approval (" +
+                   "--approve " + name + ": not a tool that needs approval (" +
                        (tools.empty() ? "this workflow has none"
                                       : "those are: " + tools) +
                        "; or 'all')");

@@ -114,8 +114,7 @@ std::string newRunId(Clock &clock) {
 /// the step-by-step record that a resume replays.
 bool isRunLevel(const std::string &type) {
   return type == "run_started" || type == "run_resumed" ||
-         type == "run_paused" || type == "run_finished" ||
-         type == "run_failed";
+         type == "run_paused" || type == "run_finished" || type == "run_failed";
 }
 
 const char *nodeKindName(NodeKind kind) {
@@ -150,8 +149,8 @@ Expected<Json> coerceVar(const VarDesc &var, const Json &value) {
     return value;
   const std::string s = value.get<std::string>();
   auto bad = [&](const char *what) {
-    return Error(ErrorCode::InvalidInput,
-                 "variable '" + var.name + "' is " + what + "; got '" + s + "'");
+    return Error(ErrorCode::InvalidInput, "variable '" + var.name + "' is " +
+                                              what + "; got '" + s + "'");
   };
   switch (var.type) {
   case FieldType::String:
@@ -187,9 +186,9 @@ Expected<Json> coerceVar(const VarDesc &var, const Json &value) {
     size_t start = 0;
     while (start <= s.size()) {
       size_t comma = s.find(',', start);
-      std::string item = s.substr(start, comma == std::string::npos
-                                             ? std::string::npos
-                                             : comma - start);
+      std::string item =
+          s.substr(start, comma == std::string::npos ? std::string::npos
+                                                     : comma - start);
       if (!item.empty())
         list.push_back(item);
       if (comma == std::string::npos)
@@ -275,10 +274,11 @@ private:
   /// A person's answers for `node`: the answers given to `resume` when the
   /// run is continuing from this pause (validated against `schema`), or
   /// nothing after writing the interaction and setting `paused`.
-  Expected<std::optional<Json>>
-  askPerson(State &st, const std::string &branch, int node,
-            const Json &questions, const std::string &instructions,
-            const SchemaDesc *schema, bool &paused);
+  Expected<std::optional<Json>> askPerson(State &st, const std::string &branch,
+                                          int node, const Json &questions,
+                                          const std::string &instructions,
+                                          const SchemaDesc *schema,
+                                          bool &paused);
   Expected<Json> runCompute(State &st, int node, const Json &input);
   Expected<Json> runVerify(State &st, int node, const Json &input);
 
@@ -295,9 +295,9 @@ private:
   const WorkflowDesc &wf;
   EngineDeps deps;
   std::vector<std::vector<int>> out;
-  std::vector<std::vector<int>> sources;  ///< Distinct predecessors.
-  std::vector<Json> schemaJson;           ///< JSON Schema per schema.
-  bool keepSessions = false;  ///< Some node continues a conversation.
+  std::vector<std::vector<int>> sources; ///< Distinct predecessors.
+  std::vector<Json> schemaJson;          ///< JSON Schema per schema.
+  bool keepSessions = false; ///< Some node continues a conversation.
 };
 
 struct Engine::Impl::State {
@@ -433,10 +433,10 @@ void Engine::Impl::emit(State &st, const std::string &branch,
   if (it != st.recorded.end() && !it->second.empty()) {
     const Event &front = it->second.front();
     if (front.type == type && front.nodeId == node) {
-      it->second.pop_front();  // Already in the log.
+      it->second.pop_front(); // Already in the log.
       return;
     }
-    it->second.clear();  // The walk left the recorded path: go live.
+    it->second.clear(); // The walk left the recorded path: go live.
   }
   Event event;
   event.timestamp = deps.clock->timestamp();
@@ -454,9 +454,8 @@ void Engine::Impl::emit(State &st, const std::string &branch,
     deps.onEvent(event);
 }
 
-std::optional<Json> Engine::Impl::recordedOutput(State &st,
-                                                 const std::string &branch,
-                                                 int node) {
+std::optional<Json>
+Engine::Impl::recordedOutput(State &st, const std::string &branch, int node) {
   std::lock_guard<std::recursive_mutex> lock(st.mutex);
   auto it = st.recorded.find(branch);
   if (it == st.recorded.end() || it->second.empty())
@@ -479,8 +478,7 @@ std::optional<Json> Engine::Impl::recordedOutput(State &st,
 }
 
 Status Engine::Impl::recordOutput(State &st, const std::string &branch,
-                                  int node, const Json &output,
-                                  bool replayed) {
+                                  int node, const Json &output, bool replayed) {
   const NodeDesc &n = wf.nodes[node];
   int64_t version;
   {
@@ -496,9 +494,9 @@ Status Engine::Impl::recordOutput(State &st, const std::string &branch,
       if (!file.is_object() || !file.contains("path") ||
           !file["path"].is_string())
         continue;
-      Status s = writeWorkspaceFile(st.workspace,
-                                    file["path"].get<std::string>(),
-                                    file.value("content", std::string()));
+      Status s =
+          writeWorkspaceFile(st.workspace, file["path"].get<std::string>(),
+                             file.value("content", std::string()));
       if (!s.ok())
         return s;
     }
@@ -510,8 +508,8 @@ Status Engine::Impl::recordOutput(State &st, const std::string &branch,
     artifact["version"] = version;
     artifact["data"] = st.redactor.apply(output);
     artifact["written_at"] = deps.clock->timestamp();
-    Status s = deps.store->writeArtifact(st.record.id, n.name, version,
-                                         artifact);
+    Status s =
+        deps.store->writeArtifact(st.record.id, n.name, version, artifact);
     if (!s.ok())
       return s;
     emit(st, branch, "artifact_written", n.name,
@@ -588,11 +586,12 @@ Status Engine::Impl::checkPrices() {
   if (!wf.budget.maxCostUsd)
     return Status::success();
   for (const NodeDesc &n : wf.nodes) {
-    bool llm = n.kind == NodeKind::Agent || n.kind == NodeKind::Judge ||
-               (n.kind == NodeKind::Router && n.routerMode == RouterMode::Llm) ||
-               (n.kind == NodeKind::Human &&
-                (n.interaction == Interaction::Llm ||
-                 n.interaction == Interaction::LlmOrHuman));
+    bool llm =
+        n.kind == NodeKind::Agent || n.kind == NodeKind::Judge ||
+        (n.kind == NodeKind::Router && n.routerMode == RouterMode::Llm) ||
+        (n.kind == NodeKind::Human &&
+         (n.interaction == Interaction::Llm ||
+          n.interaction == Interaction::LlmOrHuman));
     if (!llm)
       continue;
     std::string model =
@@ -668,8 +667,8 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
     if (name.find('*') != std::string::npos) {
       std::vector<ToolSpec> found = st.tools.expand(name);
       if (found.empty())
-        return Error(ErrorCode::Tool, "no tool matches '" + name +
-                                          "' for '" + n.name + "'");
+        return Error(ErrorCode::Tool,
+                     "no tool matches '" + name + "' for '" + n.name + "'");
       request.tools.insert(request.tools.end(), found.begin(), found.end());
       continue;
     }
@@ -685,10 +684,10 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
   for (ToolSpec &t : request.tools) {
     std::string wire;
     for (char c : t.name)
-      wire += std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
-                      c == '-'
-                  ? std::string(1, c)
-                  : std::string("__");
+      wire +=
+          std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'
+              ? std::string(1, c)
+              : std::string("__");
     wireToName[wire] = t.name;
     t.name = wire;
   }
@@ -793,12 +792,12 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
         emit(st, branch, "tool_called", n.name,
              {{"tool", name}, {"arguments", arguments}});
         request.messages.push_back(
-            {"tool", result.is_string() ? result.get<std::string>()
-                                        : result.dump(),
+            {"tool",
+             result.is_string() ? result.get<std::string>() : result.dump(),
              Json(), call.value("id", std::string())});
       }
       request.maxTokens = requestedMax;
-      --attempt;  // A tool round is not a schema attempt.
+      --attempt; // A tool round is not a schema attempt.
       continue;
     }
 
@@ -864,12 +863,13 @@ Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
     return Error(ErrorCode::Tool, "no tool runner is configured");
   RunScope scope(*this, st, input);
   ToolInvocation inv;
-  inv.command = n.isScript ? renderText(n.command, scope)
-                           : renderShell(n.command, scope);
+  inv.command =
+      n.isScript ? renderText(n.command, scope) : renderShell(n.command, scope);
   inv.command = expandEnv(inv.command);
   if (n.isScript)
     inv.interpreter = n.language.empty() ? "sh" : n.language;
-  inv.workdir = n.workdir.empty() ? st.workspace : st.workspace + "/" + n.workdir;
+  inv.workdir =
+      n.workdir.empty() ? st.workspace : st.workspace + "/" + n.workdir;
   if (n.timeoutMs)
     inv.timeoutMs = *n.timeoutMs;
   std::set<std::string> names;
@@ -895,12 +895,13 @@ Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
   // Approval: granted up front by the approver (e.g. `--approve`), or asked
   // of a person: the run pauses like a human gate and `resume --answer
   // approved=true` runs the command.
-  if (n.approval && !(deps.approver && deps.approver->approve(n.name, inv.command))) {
+  if (n.approval &&
+      !(deps.approver && deps.approver->approve(n.name, inv.command))) {
     Json questions = {{"command", inv.command}};
-    Expected<std::optional<Json>> answers = askPerson(
-        st, branch, node, st.redactor.apply(questions),
-        "Approve running this command of tool '" + n.name + "'?",
-        &approvalSchema(), paused);
+    Expected<std::optional<Json>> answers =
+        askPerson(st, branch, node, st.redactor.apply(questions),
+                  "Approve running this command of tool '" + n.name + "'?",
+                  &approvalSchema(), paused);
     if (!answers)
       return answers.error();
     if (paused)
@@ -926,7 +927,8 @@ Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
                      std::to_string(inv.timeoutMs) + " ms");
   Json output = Json::object();
   std::string trimmed = result->stdoutText;
-  while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back())))
+  while (!trimmed.empty() &&
+         std::isspace(static_cast<unsigned char>(trimmed.back())))
     trimmed.pop_back();
   std::optional<Json> parsed = parseJson(trimmed);
   if (parsed && parsed->is_object())
@@ -946,8 +948,9 @@ Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
       for (const std::string &p : problems)
         all += (all.empty() ? "" : "; ") + p;
       return Error(ErrorCode::SchemaInvalid,
-                   "tool '" + n.name + "' printed output that does not match '" +
-                       schema.name + "': " + all);
+                   "tool '" + n.name +
+                       "' printed output that does not match '" + schema.name +
+                       "': " + all);
     }
   }
   if (n.capture) {
@@ -959,10 +962,10 @@ Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
     return output;
   }
   if (result->exitCode != 0) {
-    std::string tail = result->stderrText.size() > 2000
-                           ? result->stderrText.substr(
-                                 result->stderrText.size() - 2000)
-                           : result->stderrText;
+    std::string tail =
+        result->stderrText.size() > 2000
+            ? result->stderrText.substr(result->stderrText.size() - 2000)
+            : result->stderrText;
     return Error(ErrorCode::Tool, "tool '" + n.name + "' exited with status " +
                                       std::to_string(result->exitCode) +
                                       (tail.empty() ? "" : ": " + tail));
@@ -980,17 +983,15 @@ Expected<Json> Engine::Impl::runCompute(State &st, int node,
   return output;
 }
 
-Expected<Json> Engine::Impl::runVerify(State &st, int node,
-                                       const Json &input) {
+Expected<Json> Engine::Impl::runVerify(State &st, int node, const Json &input) {
   const NodeDesc &n = wf.nodes[node];
   RunScope scope(*this, st, input);
   Json failures = Json::array();
   for (const CheckDesc &c : n.checks) {
     Json value = c.fn ? c.fn(scope) : Json();
     if (!expr::truthy(value))
-      failures.push_back({{"check", c.name},
-                          {"expected", c.source},
-                          {"actual", value}});
+      failures.push_back(
+          {{"check", c.name}, {"expected", c.source}, {"actual", value}});
   }
   for (const HttpCheckDesc &h : n.httpChecks) {
     std::string url;
@@ -1016,21 +1017,23 @@ Expected<Json> Engine::Impl::runVerify(State &st, int node,
       request.headers.emplace_back(k, renderText(v, scope));
     Expected<HttpResponse> response = deps.http->send(request);
     if (!response) {
-      failures.push_back({{"check", h.name},
-                          {"expected", "HTTP " + std::to_string(h.expectStatus)},
-                          {"actual", response.error().message}});
+      failures.push_back(
+          {{"check", h.name},
+           {"expected", "HTTP " + std::to_string(h.expectStatus)},
+           {"actual", response.error().message}});
       continue;
     }
     if (response->status != h.expectStatus)
-      failures.push_back({{"check", h.name},
-                          {"expected", "HTTP " + std::to_string(h.expectStatus)},
-                          {"actual", "HTTP " + std::to_string(response->status)}});
+      failures.push_back(
+          {{"check", h.name},
+           {"expected", "HTTP " + std::to_string(h.expectStatus)},
+           {"actual", "HTTP " + std::to_string(response->status)}});
     if (h.expectBodyContains &&
         response->body.find(*h.expectBodyContains) == std::string::npos)
-      failures.push_back({{"check", h.name},
-                          {"expected", "body containing '" +
-                                           *h.expectBodyContains + "'"},
-                          {"actual", response->body.substr(0, 200)}});
+      failures.push_back(
+          {{"check", h.name},
+           {"expected", "body containing '" + *h.expectBodyContains + "'"},
+           {"actual", response->body.substr(0, 200)}});
     if (!h.expectJson.empty()) {
       std::optional<Json> body = parseJson(response->body);
       for (const auto &[field, check] : h.expectJson) {
@@ -1204,7 +1207,8 @@ Engine::Impl::selectEdge(State &st, const std::string &branch, int node,
   if (n.kind == NodeKind::Router && n.routerMode == RouterMode::RoundRobin &&
       !unconditional.empty()) {
     std::lock_guard<std::recursive_mutex> lock(st.mutex);
-    chosen = unconditional[size_t(st.rrCounter[node] % int64_t(unconditional.size()))];
+    chosen = unconditional[size_t(st.rrCounter[node] %
+                                  int64_t(unconditional.size()))];
     ++st.rrCounter[node];
   }
   if (n.kind == NodeKind::Router && n.routerMode == RouterMode::Llm &&
@@ -1299,14 +1303,13 @@ Engine::Impl::selectEdge(State &st, const std::string &branch, int node,
           st.progressRepeats[L] = 1;
         st.progressSignature[L] = signature;
         if (st.progressRepeats[L] >= loop.noProgress)
-          return Error(ErrorCode::NoProgress,
-                       "loop '" + loop.name + "' made no progress: '" +
-                           n.name + "' produced the same " +
-                           (wf.nodes[node].kind == NodeKind::Verify
-                                ? "failures "
-                                : "output ") +
-                           std::to_string(st.progressRepeats[L]) +
-                           " times in a row");
+          return Error(
+              ErrorCode::NoProgress,
+              "loop '" + loop.name + "' made no progress: '" + n.name +
+                  "' produced the same " +
+                  (wf.nodes[node].kind == NodeKind::Verify ? "failures "
+                                                           : "output ") +
+                  std::to_string(st.progressRepeats[L]) + " times in a row");
       }
     } else {
       // Entering a loop from outside resets its counter.
@@ -1353,8 +1356,7 @@ bool Engine::Impl::branchMutates(State &st, int start, int join) {
     const NodeDesc &n = wf.nodes[size_t(v)];
     if (n.kind == NodeKind::Tool)
       return true;
-    if ((n.kind == NodeKind::Agent || n.kind == NodeKind::Judge) &&
-        !n.readonly)
+    if ((n.kind == NodeKind::Agent || n.kind == NodeKind::Judge) && !n.readonly)
       for (const std::string &tool : n.tools)
         if (tool.find('*') != std::string::npos || st.tools.mutates(tool))
           return true;
@@ -1391,9 +1393,9 @@ int Engine::Impl::convergenceOf(int from) const {
   return -1;
 }
 
-Expected<Engine::Impl::Next>
-Engine::Impl::fanOut(State &st, int router, const std::vector<int> &edges,
-                     const Json &input) {
+Expected<Engine::Impl::Next> Engine::Impl::fanOut(State &st, int router,
+                                                  const std::vector<int> &edges,
+                                                  const Json &input) {
   const NodeDesc &r = wf.nodes[size_t(router)];
   RunScope scope(*this, st, input);
   struct Branch {
@@ -1421,7 +1423,8 @@ Engine::Impl::fanOut(State &st, int router, const std::vector<int> &edges,
       join = c;
     branches.push_back(std::move(b));
     emit(st, "", "edge_selected", r.name,
-         {{"from", r.name}, {"to", wf.nodes[size_t(e.to)].name},
+         {{"from", r.name},
+          {"to", wf.nodes[size_t(e.to)].name},
           {"branch_id", branches.back().id}});
   }
   AwaitMode strategy =
@@ -1447,12 +1450,11 @@ Engine::Impl::fanOut(State &st, int router, const std::vector<int> &edges,
       emit(st, b.id, "branch_started", wf.nodes[size_t(b.start)].name,
            {{"mutating", bool(mutating[i])}});
       b.stop = walk(st, b.id, b.start, b.input, join, &b.last);
-      b.failed = b.stop.error.has_value() ||
-                 b.stop.status == RunStatus::Failed;
+      b.failed = b.stop.error.has_value() || b.stop.status == RunStatus::Failed;
       emit(st, b.id, "branch_finished", wf.nodes[size_t(b.start)].name,
            {{"ok", !b.failed}});
       if (b.failed && strategy == AwaitMode::WaitAll)
-        st.cancelled = true;  // A failing branch cancels its siblings.
+        st.cancelled = true; // A failing branch cancels its siblings.
     }
   };
   std::vector<std::thread> threads;
@@ -1466,8 +1468,9 @@ Engine::Impl::fanOut(State &st, int router, const std::vector<int> &edges,
   for (const Branch &b : branches) {
     if (!b.failed)
       continue;
-    if (!firstFailure || (firstFailure->stop.error &&
-                          firstFailure->stop.error->code == ErrorCode::Cancelled))
+    if (!firstFailure ||
+        (firstFailure->stop.error &&
+         firstFailure->stop.error->code == ErrorCode::Cancelled))
       firstFailure = &b;
     failedBranches.push_back(
         {{"branch_id", b.id},
@@ -1514,15 +1517,14 @@ Engine::Impl::fanOut(State &st, int router, const std::vector<int> &edges,
   if (!failedBranches.empty())
     merged["_failed_branches"] = failedBranches;
   emit(st, "", "join_ready", wf.nodes[size_t(join)].name,
-       {{"strategy", strategy == AwaitMode::BestEffort ? "best_effort"
-                                                       : "wait_all"},
+       {{"strategy",
+         strategy == AwaitMode::BestEffort ? "best_effort" : "wait_all"},
         {"failed_branches", failedBranches}});
   Next n;
   n.node = join;
   n.input = merged;
   return n;
 }
-
 
 Engine::Impl::Stop Engine::Impl::budgetStop(const Error &error,
                                             int node) const {
@@ -1553,21 +1555,21 @@ Engine::Impl::Stop Engine::Impl::walk(State &st, const std::string &branch,
       return stop;
     }
     if (n.kind == NodeKind::Done || n.kind == NodeKind::Fail) {
-      emit(st, branch, "node_started", n.name, {{"kind", nodeKindName(n.kind)}});
+      emit(st, branch, "node_started", n.name,
+           {{"kind", nodeKindName(n.kind)}});
       emit(st, branch, "node_finished", n.name, {{"output", Json::object()}});
       Stop stop;
-      stop.status = n.kind == NodeKind::Done ? RunStatus::Finished
-                                             : RunStatus::Failed;
+      stop.status =
+          n.kind == NodeKind::Done ? RunStatus::Finished : RunStatus::Failed;
       if (n.kind == NodeKind::Fail)
         stop.error = Error(ErrorCode::FailNode, "the workflow reached 'fail'");
       stop.node = n.name;
       return stop;
     }
 
-    bool fansOut =
-        n.kind == NodeKind::Router &&
-        (n.routerMode == RouterMode::FanOutAll ||
-         (n.routerMode == RouterMode::Llm && n.multi));
+    bool fansOut = n.kind == NodeKind::Router &&
+                   (n.routerMode == RouterMode::FanOutAll ||
+                    (n.routerMode == RouterMode::Llm && n.multi));
     std::optional<Json> output = recordedOutput(st, branch, node);
     bool replayed = output.has_value();
     if (!replayed) {
@@ -1578,12 +1580,11 @@ Engine::Impl::Stop Engine::Impl::walk(State &st, const std::string &branch,
       }
       Json started = {{"kind", nodeKindName(n.kind)}, {"iteration", iteration}};
       emit(st, branch, "node_started", n.name, started);
-      bool counted =
-          n.kind == NodeKind::Agent || n.kind == NodeKind::Judge ||
-          n.kind == NodeKind::Tool || n.kind == NodeKind::Verify ||
-          (n.kind == NodeKind::Router &&
-           (n.routerMode == RouterMode::Condition ||
-            n.routerMode == RouterMode::Llm));
+      bool counted = n.kind == NodeKind::Agent || n.kind == NodeKind::Judge ||
+                     n.kind == NodeKind::Tool || n.kind == NodeKind::Verify ||
+                     (n.kind == NodeKind::Router &&
+                      (n.routerMode == RouterMode::Condition ||
+                       n.routerMode == RouterMode::Llm));
       if (counted) {
         Status ok = st.budget->beforeAction();
         for (const BudgetNotice &notice : st.budget->takeNotices())
@@ -1605,7 +1606,8 @@ Engine::Impl::Stop Engine::Impl::walk(State &st, const std::string &branch,
         schema["type"] = "object";
         if (n.multi) {
           schema["properties"]["selected_routes"] = {
-              {"type", "array"}, {"items", {{"type", "string"}, {"enum", targets}}}};
+              {"type", "array"},
+              {"items", {{"type", "string"}, {"enum", targets}}}};
           schema["required"] = Json::array({"selected_routes", "reasoning"});
         } else {
           schema["properties"]["selected_route"] = {{"type", "string"},
@@ -1613,9 +1615,9 @@ Engine::Impl::Stop Engine::Impl::walk(State &st, const std::string &branch,
           schema["required"] = Json::array({"selected_route", "reasoning"});
         }
         schema["properties"]["reasoning"] = {{"type", "string"}};
-        result = runLlm(st, branch, node, input, &schema,
-                        "Choose the route(s) to take next among: " +
-                            targets.dump());
+        result =
+            runLlm(st, branch, node, input, &schema,
+                   "Choose the route(s) to take next among: " + targets.dump());
       } else {
         result = execute(st, branch, node, input, paused);
       }
@@ -1653,7 +1655,7 @@ Engine::Impl::Stop Engine::Impl::walk(State &st, const std::string &branch,
       // Replayed: account for what the step cost when it ran.
       st.budget->recordLlm(output->value("_tokens", int64_t(0)),
                            output->value("_cost_usd", 0.0));
-      (void)st.budget->takeNotices();  // Already in the log.
+      (void)st.budget->takeNotices(); // Already in the log.
       if (n.kind != NodeKind::Compute && n.kind != NodeKind::Join &&
           !(n.kind == NodeKind::Router &&
             (n.routerMode == RouterMode::FanOutAll ||
@@ -1680,7 +1682,8 @@ Engine::Impl::Stop Engine::Impl::walk(State &st, const std::string &branch,
         for (int ei : edges)
           for (const Json &c : chosen)
             if (c.is_string() &&
-                c.get<std::string>() == wf.nodes[size_t(wf.edges[size_t(ei)].to)].name)
+                c.get<std::string>() ==
+                    wf.nodes[size_t(wf.edges[size_t(ei)].to)].name)
               picked.push_back(ei);
         edges = picked;
       }
@@ -1759,11 +1762,11 @@ void Engine::Impl::finishRun(State &st, const Stop &stop, RunResult &result) {
                                   : std::string("stopped");
     error["node"] = stop.node;
     st.record.error = error;
-    emit(st, "", "run_failed",
-         stop.node, {{"status", runStatusName(stop.status)},
-                     {"error", error["message"]},
-                     {"code", error["code"]},
-                     {"resumable", stop.status != RunStatus::Failed}});
+    emit(st, "", "run_failed", stop.node,
+         {{"status", runStatusName(stop.status)},
+          {"error", error["message"]},
+          {"code", error["code"]},
+          {"resumable", stop.status != RunStatus::Failed}});
   }
   BudgetUsage usage = result.usage;
   st.record.extra["usage"] = {{"tokens", usage.tokens},
@@ -1782,8 +1785,8 @@ RunResult Engine::Impl::start(State &st, bool resuming) {
   for (const VarDesc &v : wf.vars)
     if (v.secret && st.vars.contains(v.name) && st.vars[v.name].is_string())
       st.redactor.add(st.vars[v.name].get<std::string>());
-  for (const char *key : {"OPENAI_API_KEY", "ANTHROPIC_API_KEY",
-                          "OPENROUTER_API_KEY"})
+  for (const char *key :
+       {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENROUTER_API_KEY"})
     if (const char *value = std::getenv(key))
       st.redactor.add(value);
 
@@ -1806,7 +1809,8 @@ RunResult Engine::Impl::start(State &st, bool resuming) {
           {"iterc_version", wf.itercVersion},
           {"vars", publicVars}});
   else
-    emit(st, "", "run_resumed", "", {{"interaction_id", st.pendingInteraction}});
+    emit(st, "", "run_resumed", "",
+         {{"interaction_id", st.pendingInteraction}});
 
   Status prices = checkPrices();
   if (!prices.ok()) {
@@ -1834,8 +1838,8 @@ RunResult Engine::Impl::run(const RunOptions &options) {
     return result;
   }
   st.vars = *vars;
-  BudgetDesc limits = options.budgetOverride ? *options.budgetOverride
-                                             : wf.budget;
+  BudgetDesc limits =
+      options.budgetOverride ? *options.budgetOverride : wf.budget;
   st.budget = std::make_unique<Budget>(limits, *deps.clock);
   st.record.id = options.runId.empty() ? newRunId(*deps.clock) : options.runId;
   st.record.workflowName = wf.name;
@@ -1918,8 +1922,8 @@ RunResult Engine::Impl::resume(const std::string &runId, const Json &answers,
   if (!vars)
     return fail(vars.error());
   st.vars = *vars;
-  BudgetDesc limits = options.budgetOverride ? *options.budgetOverride
-                                             : wf.budget;
+  BudgetDesc limits =
+      options.budgetOverride ? *options.budgetOverride : wf.budget;
   st.budget = std::make_unique<Budget>(limits, *deps.clock);
   for (const Event &e : *events) {
     if (isRunLevel(e.type))
@@ -1934,8 +1938,7 @@ RunResult Engine::Impl::resume(const std::string &runId, const Json &answers,
     if (answers.is_null() || (answers.is_object() && answers.empty()))
       return fail(Error(ErrorCode::InvalidInput,
                         "run '" + runId + "' is waiting for answers to '" +
-                            record->extra.value("pending_node",
-                                                std::string()) +
+                            record->extra.value("pending_node", std::string()) +
                             "'; give them with --answer or --answers-file"));
     st.pendingInteraction =
         record->extra.value("pending_interaction", std::string());

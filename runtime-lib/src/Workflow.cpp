@@ -191,9 +191,9 @@ std::string iterc::rt::expandEnv(const std::string &text) {
       continue;
     }
     size_t j = i + 2;
-    while (j < text.size() &&
-           (std::isalnum(static_cast<unsigned char>(text[j])) ||
-            text[j] == '_'))
+    while (
+        j < text.size() &&
+        (std::isalnum(static_cast<unsigned char>(text[j])) || text[j] == '_'))
       ++j;
     std::string name = text.substr(i + 2, j - i - 2);
     std::string fallback;

@@ -1001,3 +1001,57 @@ TEST_CASE("app: report is deterministic Markdown with every section", "[app]") {
   CHECK(cli(wf, {"report", "--store-dir", store, "--run-id", "nope"}).code ==
         2);
 }
+
+TEST_CASE("app: a tool needing approval pauses; approved runs it, refused "
+          "fails; --approve skips the question",
+          "[app]") {
+  WorkflowDesc wf;
+  wf.name = "demo";
+  NodeDesc tool;
+  tool.kind = NodeKind::Tool;
+  tool.name = "deploy";
+  tool.command = text("echo deployed");
+  tool.approval = true;
+  wf.nodes.push_back(tool);
+  addTerminals(wf);
+  wf.edges.push_back(edge(0, wf.doneIndex()));
+  TempDir tmp;
+  std::string store = tmp / "store";
+  std::string workspace = tmp.path();
+
+  CliResult paused = cli(wf, {"run", "--store-dir", store, "--run-id", "a",
+                              "--workspace", workspace});
+  INFO(paused.out << paused.err);
+  REQUIRE(paused.code == 3);
+  CHECK(contains(paused.out, "echo deployed"));
+  CHECK(contains(paused.out, "--answer approved=<bool>"));
+
+  CliResult wrong = cli(wf, {"resume", "--store-dir", store, "--run-id", "a",
+                             "--answer", "approved=maybe"});
+  CHECK(wrong.code == 2);
+  CHECK(contains(wrong.err, "field 'approved': expected bool"));
+
+  CliResult approved = cli(wf, {"resume", "--store-dir", store, "--run-id", "a",
+                                "--answer", "approved=true", "--json"});
+  INFO(approved.err);
+  CHECK(approved.code == 0);
+  std::vector<Json> lines = jsonLines(approved.out);
+  REQUIRE(!lines.empty());
+  CHECK(lines.back()["outputs"]["deploy"]["result"] == "deployed");
+
+  CliResult second = cli(wf, {"run", "--store-dir", store, "--run-id", "b",
+                              "--workspace", workspace});
+  REQUIRE(second.code == 3);
+  CliResult refused = cli(wf, {"resume", "--store-dir", store, "--run-id", "b",
+                               "--answer", "approved=false", "--json"});
+  CHECK(refused.code == 1);
+  CHECK(contains(refused.out, "NOT_APPROVED"));
+
+  CliResult flagged =
+      cli(wf, {"run", "--store-dir", store, "--run-id", "c", "--workspace",
+               workspace, "--approve", "deploy"});
+  CHECK(flagged.code == 0);
+  CliResult unknown = cli(wf, {"run", "--store-dir", store, "--approve", "x"});
+  CHECK(unknown.code == 2);
+  CHECK(contains(unknown.err, "those are: deploy"));
+}
