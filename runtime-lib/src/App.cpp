@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -183,7 +184,8 @@ const char *providerOptionsHelp =
     "  --approve TOOL       run the tool node TOOL (one with 'approval:\n"
     "                       required') without asking; repeatable; 'all'\n"
     "                       approves every such tool. Without it the run\n"
-    "                       pauses (exit 3) for 'resume --answer approved=true'\n";
+    "                       pauses (exit 3) for 'resume --answer "
+    "approved=true'\n";
 
 } // namespace
 
@@ -1144,14 +1146,34 @@ int iterc::rt::appMain(const WorkflowDesc &wf, const AppInfo &info,
   return ExitFailed;
 }
 
+namespace {
+/// Set by the first SIGINT or SIGTERM; the run stops before its next step.
+/// A second signal ends the process at once (the store stays consistent:
+/// every completed step is already durable).
+std::atomic<bool> interrupted{false};
+
+extern "C" void onInterrupt(int sig) {
+  if (interrupted.exchange(true)) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+  }
+}
+} // namespace
+
 int iterc::rt::appMain(const WorkflowDesc &wf, const AppInfo &info, int argc,
                        char **argv) {
   try {
+    struct sigaction action = {};
+    action.sa_handler = onInterrupt;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(SIGINT, &action, nullptr);
+    ::sigaction(SIGTERM, &action, nullptr);
     std::vector<std::string> args;
     for (int i = 1; i < argc; ++i)
       args.emplace_back(argv[i] ? argv[i] : "");
     AppIo io{std::cout, std::cerr, ::isatty(STDERR_FILENO) != 0,
-             argc > 0 && argv[0] ? std::string(argv[0]) : std::string()};
+             argc > 0 && argv[0] ? std::string(argv[0]) : std::string(),
+             &interrupted};
     return appMain(wf, info, args, io);
   } catch (...) {
     std::fputs("error: internal error\n", stderr);

@@ -1310,6 +1310,7 @@ int iterc::rt::app::cmdRun(Ctx &ctx, const std::vector<std::string> &args) {
   deps.providers = &backend.engineSet;
   deps.tools = backend.tools.get();
   deps.approver = &*approver;
+  deps.interrupt = ctx.io.interrupt;
   deps.http = backend.http.get();
   deps.toolbox = backend.mcp.get();
   deps.prices = backend.prices;
@@ -1487,6 +1488,7 @@ int iterc::rt::app::cmdResume(Ctx &ctx, const std::vector<std::string> &args) {
   deps.providers = &backend.engineSet;
   deps.tools = backend.tools.get();
   deps.approver = &*approver;
+  deps.interrupt = ctx.io.interrupt;
   deps.http = backend.http.get();
   deps.toolbox = backend.mcp.get();
   deps.prices = backend.prices;

@@ -699,6 +699,8 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
   for (int attempt = 0;; ++attempt) {
     if (st.cancelled)
       return Error(ErrorCode::Cancelled, "cancelled");
+    if (deps.interrupt && deps.interrupt->load())
+      return Error(ErrorCode::Cancelled, "interrupted");
     // The log keys a call by the request as the workflow made it, before
     // the budget clamps max_tokens (a resume may have a larger budget).
     request.matchKey = request.computeMatchKey();
@@ -1551,6 +1553,14 @@ Engine::Impl::Stop Engine::Impl::walk(State &st, const std::string &branch,
       Stop stop;
       stop.status = RunStatus::Cancelled;
       stop.error = Error(ErrorCode::Cancelled, "cancelled: a sibling failed");
+      stop.node = n.name;
+      return stop;
+    }
+    if (deps.interrupt && deps.interrupt->load()) {
+      Stop stop;
+      stop.status = RunStatus::Cancelled;
+      stop.error = Error(ErrorCode::Cancelled,
+                         "interrupted before '" + n.name + "' started");
       stop.node = n.name;
       return stop;
     }

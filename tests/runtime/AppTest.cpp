@@ -1055,3 +1055,28 @@ TEST_CASE("app: a tool needing approval pauses; approved runs it, refused "
   CHECK(unknown.code == 2);
   CHECK(contains(unknown.err, "those are: deploy"));
 }
+
+TEST_CASE("app: an interrupted run stops before its next step (exit 7) and "
+          "resume finishes it",
+          "[app]") {
+  WorkflowDesc wf = computeWf();
+  TempDir tmp;
+  std::string store = tmp / "store";
+  std::atomic<bool> interrupt{true};
+  std::ostringstream out, err;
+  int code = appMain(wf, demoInfo(),
+                     {"run", "--store-dir", store, "--run-id", "r", "--json"},
+                     AppIo{out, err, false, "./demo", &interrupt});
+  INFO(out.str() << err.str());
+  CHECK(code == 7);
+  std::vector<Json> lines = jsonLines(out.str());
+  REQUIRE(!lines.empty());
+  CHECK(lines.back()["status"] == "cancelled");
+  CHECK(contains(lines.back().dump(), "interrupted"));
+
+  CliResult resumed =
+      cli(wf, {"resume", "--store-dir", store, "--run-id", "r"});
+  INFO(resumed.err);
+  CHECK(resumed.code == 0);
+  CHECK(contains(resumed.out, "finished"));
+}

@@ -16,6 +16,7 @@
 #include "iterc/rt/Workflow.h"
 
 #include <ostream>
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,9 @@ struct AppIo {
   /// How the user invoked the executable (argv[0]), used in the `resume`
   /// command printed for a paused run; empty means AppInfo::programName.
   std::string invocation = {};
+  /// Set to stop a run or resume before its next step (exit 7, resumable).
+  /// The real main points it at a flag its SIGINT/SIGTERM handler sets.
+  const std::atomic<bool> *interrupt = nullptr;
 };
 
 /// What a generated main() calls. Returns the process exit code; never

@@ -19,6 +19,7 @@
 #include "iterc/rt/Tool.h"
 #include "iterc/rt/Workflow.h"
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <string>
@@ -43,6 +44,10 @@ struct EngineDeps {
   std::vector<std::string> baseToolEnv = {"PATH", "HOME", "LANG", "TMPDIR"};
   /// How many times an invalid structured reply is re-asked.
   int maxSchemaRetries = 2;
+  /// Set (e.g. from a SIGINT handler) to stop the run before its next step
+  /// or model call: it ends Cancelled, with everything done so far
+  /// recorded, and `resume` continues it.
+  const std::atomic<bool> *interrupt = nullptr;
 };
 
 struct RunOptions {
