@@ -540,10 +540,11 @@ std::string codegen::emitDockerfile(const ir::Module &m,
        commentText(source) + " -o " + name + "\n";
   o += item(kCaBundle) + "a CA bundle, e.g. a copy of\n";
   o += "#   " + std::string(width + 2, ' ') + kCaPath + "\n";
-  o += "# (`iterc build` puts both next to the generated files). Nothing else "
-       "is\n";
-  o += "# needed: no /etc/passwd (the user is numeric), no RUN (there is no "
-       "shell).\n";
+  o += "# (`iterc build --context DIR` writes both with the generated files "
+       "into DIR.)\n";
+  o += "# Nothing else is needed: no /etc/passwd (the user is numeric), no "
+       "RUN\n";
+  o += "# (there is no shell).\n";
   o += "#   docker build -t " + imageName(ctx) + " .\n";
   o += "#   podman build -t " + imageName(ctx) + " .\n";
   o += "# COPY --chmod needs BuildKit (Docker's default builder) or buildah.\n";
@@ -1023,11 +1024,26 @@ std::string codegen::emitReadme(const ir::Module &m, const EmitContext &ctx) {
   o += "its runs on the volume " + code(kStoreDir) + " and works in " +
        code(kWorkspaceDir) + ". The build context is a\n";
   o += "directory holding the executable " + code(name) + " and " +
-       code(kCaBundle) + " (" + code("iterc build") + "\n";
-  o += "puts both next to the generated files):\n";
+       code(kCaBundle) + "; " + code("iterc build --context DIR") + "\n";
+  o += "writes such a directory (the generated files, the executable and the "
+       "host's\n";
+  o += "CA bundle):\n";
   o += "\n";
+  bool hasTools = false;
+  for (const ir::Node &n : m.workflow.nodes)
+    hasTools = hasTools || n.kind == ir::NodeKind::Tool;
+  if (hasTools) {
+    o += "This workflow has tool nodes, which run their commands with " +
+         code("/bin/sh") + " and\n";
+    o += "the programs they name. A " + code("FROM scratch") +
+         " image has neither: run it outside a\n";
+    o += "container, or build an image from one that has the tools (copy "
+         "the static\n";
+    o += "executable into it; nothing else is needed).\n";
+    o += "\n";
+  }
   o += "```sh\n";
-  o += "cp /etc/ssl/certs/ca-certificates.crt .\n";
+  o += "iterc build " + ctx.sourcePath + " --context image && cd image\n";
   o += "docker build -t " + imageName(ctx) + " .   # or: podman build\n";
   std::string passEnv;
   for (const std::string &env : needed)
