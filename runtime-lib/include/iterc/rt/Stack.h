@@ -1,0 +1,105 @@
+//===- Stack.h - Bringing a workflow's services up and down -----*- C++ -*-===//
+//
+// This file declares the stack runtimes. A workflow's `services:` come up
+// before its entry node, in depends_on order, each gated by its health
+// check with a deadline, and go down when the run ends (also on failure and
+// on interruption). Verify nodes reach a service by name through
+// StackRuntime::endpoint.
+//
+// The local runtime runs each service as a child process (a `program`
+// service) in its own process group, sandboxed with bubblewrap when it is
+// installed: a read-only view of the system, its own /tmp and PID
+// namespace, the workspace writable. It needs no container engine. A
+// container runtime (docker or podman for `image` and `build` services)
+// implements the same interface.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ITERC_RT_STACK_H
+#define ITERC_RT_STACK_H
+
+#include "iterc/rt/Core.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace iterc::rt {
+
+class Clock;
+class HttpTransport;
+
+struct HealthDesc {
+  std::string http;                 ///< Path probed over HTTP, or empty.
+  std::vector<std::string> command; ///< Or a command that must exit 0.
+  int64_t intervalMs = 1000;
+  int64_t timeoutMs = 30000; ///< Per probe.
+  int64_t retries = 30;
+};
+
+/// A `service` declaration.
+struct ServiceDesc {
+  std::string name;
+  std::string image;
+  std::string buildContext;
+  std::string dockerfile;
+  std::string program;
+  std::vector<std::string> command;
+  std::vector<std::string> ports; ///< "8080" or "8080:80" (host:service).
+  std::vector<std::pair<std::string, std::string>> env;
+  std::vector<std::string> dependsOn;
+  std::optional<HealthDesc> health;
+  std::string workdir;
+};
+
+/// Where the runner reaches a service.
+struct Endpoint {
+  std::string host;
+  int port = 0;
+  std::string baseUrl() const {
+    return "http://" + host + ":" + std::to_string(port);
+  }
+};
+
+/// The host side of a port declaration ("8080:80" -> 8080, "9090" -> 9090);
+/// nullopt when malformed.
+std::optional<int> hostPort(const std::string &declaration);
+
+/// `services` ordered so that every service comes after what it depends
+/// on (declaration order otherwise); an InvalidInput error for an unknown
+/// dependency or a cycle.
+Expected<std::vector<const ServiceDesc *>>
+startOrder(const std::vector<ServiceDesc> &all,
+           const std::vector<std::string> &wanted);
+
+class StackRuntime {
+public:
+  virtual ~StackRuntime() = default;
+  /// Starts `services` in order (see startOrder) and waits until each is
+  /// healthy. On an error, what was started is stopped again and the error
+  /// names the service and ends with the tail of its log.
+  virtual Status up(const std::vector<const ServiceDesc *> &services) = 0;
+  /// Stops everything up() started, in reverse order. Idempotent.
+  virtual void down() = 0;
+  /// How the runner reaches a running service.
+  virtual std::optional<Endpoint> endpoint(const std::string &service) = 0;
+  /// The last `lines` lines of a service's output.
+  virtual std::string logTail(const std::string &service, size_t lines) = 0;
+};
+
+struct LocalRuntimeOptions {
+  std::string workspace = "."; ///< Programs run here (relative programs too).
+  std::string logDir;          ///< <service>.log files; empty: workspace.
+  /// "auto": bubblewrap when installed; "on": required; "off": never.
+  std::string sandbox = "auto";
+  HttpTransport *http = nullptr; ///< For HTTP health checks; own if null.
+  Clock *clock = nullptr;        ///< Defaults to the system clock.
+  int64_t stopGraceMs = 5000;    ///< SIGTERM, then SIGKILL after this.
+};
+
+std::unique_ptr<StackRuntime> makeLocalRuntime(LocalRuntimeOptions options);
+
+} // namespace iterc::rt
+
+#endif // ITERC_RT_STACK_H

@@ -1,0 +1,412 @@
+//===- Stack.cpp - Bringing a workflow's services up and down -------------===//
+//
+// This file implements the start order of a stack and the local runtime:
+// services as child processes in their own process groups (optionally
+// inside bubblewrap), their output in per-service log files, health checks
+// over HTTP or by command with a deadline, and teardown in reverse order.
+//
+//===----------------------------------------------------------------------===//
+#include "iterc/rt/Stack.h"
+
+#include "iterc/rt/Clock.h"
+#include "iterc/rt/Http.h"
+#include "iterc/rt/Tool.h"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace iterc::rt;
+
+std::optional<int> iterc::rt::hostPort(const std::string &declaration) {
+  std::string host = declaration.substr(0, declaration.find(':'));
+  if (host.empty() || host.size() > 5 ||
+      host.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  int port = std::stoi(host);
+  if (port < 1 || port > 65535)
+    return std::nullopt;
+  return port;
+}
+
+Expected<std::vector<const ServiceDesc *>>
+iterc::rt::startOrder(const std::vector<ServiceDesc> &all,
+                      const std::vector<std::string> &wanted) {
+  std::map<std::string, const ServiceDesc *> byName;
+  for (const ServiceDesc &s : all)
+    byName[s.name] = &s;
+  std::vector<const ServiceDesc *> order;
+  std::set<std::string> done, visiting;
+  // Depth-first over depends_on: a service after everything it needs.
+  std::function<Status(const std::string &, const std::string &)> visit =
+      [&](const std::string &name, const std::string &from) -> Status {
+    if (done.count(name))
+      return Status::success();
+    auto it = byName.find(name);
+    if (it == byName.end())
+      return Error(
+          ErrorCode::InvalidInput,
+          "unknown service '" + name + "'" +
+              (from.empty() ? "" : " (a dependency of '" + from + "')"));
+    if (!visiting.insert(name).second)
+      return Error(ErrorCode::InvalidInput,
+                   "services depend on each other in a cycle through '" + name +
+                       "'");
+    for (const std::string &dep : it->second->dependsOn)
+      if (Status s = visit(dep, name); !s.ok())
+        return s;
+    visiting.erase(name);
+    done.insert(name);
+    order.push_back(it->second);
+    return Status::success();
+  };
+  for (const std::string &name : wanted)
+    if (Status s = visit(name, ""); !s.ok())
+      return s.error();
+  return order;
+}
+
+namespace {
+
+std::string tailOf(const std::string &path, size_t lines) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return "";
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  if (!text.empty() && text.back() == '\n')
+    text.pop_back();
+  size_t at = text.size();
+  for (size_t n = 0; n < lines && at != std::string::npos && at > 0; ++n)
+    at = text.rfind('\n', at - 1);
+  return at == std::string::npos || at == 0 ? text : text.substr(at + 1);
+}
+
+bool haveBwrap(std::string &path) {
+  std::optional<std::string> found = resolveProgram("bwrap", {});
+  if (!found)
+    return false;
+  path = *found;
+  return true;
+}
+
+/// Runs `argv` to completion with a deadline; true when it exits 0.
+bool runCheck(const std::vector<std::string> &argv, const std::string &cwd,
+              const std::vector<std::pair<std::string, std::string>> &env,
+              int64_t timeoutMs) {
+  std::unique_ptr<ToolRunner> runner = makeProcessRunner();
+  ToolInvocation inv;
+  std::string command;
+  for (const std::string &a : argv)
+    command += (command.empty() ? "" : " ") + shellQuote(a);
+  inv.command = command;
+  inv.workdir = cwd;
+  inv.env = env;
+  inv.timeoutMs = timeoutMs;
+  Expected<ToolResult> r = runner->run(inv);
+  return r.ok() && !r->timedOut && r->exitCode == 0;
+}
+
+class LocalRuntime : public StackRuntime {
+public:
+  explicit LocalRuntime(LocalRuntimeOptions o) : opts(std::move(o)) {
+    if (!opts.clock)
+      opts.clock = &systemClock();
+    if (!opts.http) {
+      ownHttp = makeHttpTransport();
+      opts.http = ownHttp.get();
+    }
+    if (opts.logDir.empty())
+      opts.logDir = opts.workspace;
+  }
+  ~LocalRuntime() override { down(); }
+
+  Status up(const std::vector<const ServiceDesc *> &services) override {
+    for (const ServiceDesc *s : services) {
+      Status started = start(*s);
+      if (started.ok())
+        started = waitHealthy(*s);
+      if (!started.ok()) {
+        down();
+        return started;
+      }
+    }
+    return Status::success();
+  }
+
+  void down() override {
+    for (auto it = running.rbegin(); it != running.rend(); ++it)
+      stop(*it);
+    running.clear();
+  }
+
+  std::optional<Endpoint> endpoint(const std::string &service) override {
+    for (const Running &r : running)
+      if (r.desc->name == service) {
+        for (const std::string &p : r.desc->ports)
+          if (std::optional<int> port = hostPort(p))
+            return Endpoint{"127.0.0.1", *port};
+        return std::nullopt;
+      }
+    return std::nullopt;
+  }
+
+  std::string logTail(const std::string &service, size_t lines) override {
+    return tailOf(logPath(service), lines);
+  }
+
+private:
+  struct Running {
+    const ServiceDesc *desc = nullptr;
+    pid_t pid = -1;
+    bool exited = false;
+    int status = 0;
+  };
+
+  std::string logPath(const std::string &service) const {
+    return opts.logDir + "/" + service + ".log";
+  }
+
+  std::vector<std::pair<std::string, std::string>>
+  environment(const ServiceDesc &s) const {
+    std::vector<std::pair<std::string, std::string>> env;
+    for (const char *name : {"PATH", "HOME", "LANG", "TMPDIR"})
+      if (const char *v = std::getenv(name))
+        env.emplace_back(name, v);
+    for (const auto &kv : s.env) {
+      bool replaced = false;
+      for (auto &e : env)
+        if (e.first == kv.first) {
+          e.second = kv.second;
+          replaced = true;
+        }
+      if (!replaced)
+        env.push_back(kv);
+    }
+    return env;
+  }
+
+  std::string workdirOf(const ServiceDesc &s) const {
+    if (s.workdir.empty())
+      return opts.workspace;
+    return s.workdir[0] == '/' ? s.workdir : opts.workspace + "/" + s.workdir;
+  }
+
+  Error failure(const ServiceDesc &s, const std::string &what) {
+    std::string tail = logTail(s.name, 20);
+    return Error(ErrorCode::Tool,
+                 "service '" + s.name + "' " + what +
+                     (tail.empty() ? " (its log is empty)"
+                                   : "; the end of its log (" +
+                                         logPath(s.name) + "):\n" + tail));
+  }
+
+  Status start(const ServiceDesc &s) {
+    if (s.program.empty())
+      return Error(ErrorCode::InvalidInput,
+                   "service '" + s.name + "' is " +
+                       (s.image.empty() ? "built from '" + s.buildContext + "'"
+                                        : "the image '" + s.image + "'") +
+                       ": the local runtime runs `program` services only; "
+                       "use the container runtime for images");
+    std::vector<std::pair<std::string, std::string>> env = environment(s);
+    std::string program = s.program;
+    if (program.find('/') != std::string::npos && program[0] != '/')
+      program = opts.workspace + "/" + program;
+    else if (program.find('/') == std::string::npos) {
+      std::optional<std::string> found = resolveProgram(program, env);
+      if (!found)
+        return Error(ErrorCode::InvalidInput, "service '" + s.name +
+                                                  "': program '" + s.program +
+                                                  "' is not on the PATH");
+      program = *found;
+    }
+    if (::access(program.c_str(), X_OK) != 0)
+      return Error(ErrorCode::InvalidInput, "service '" + s.name +
+                                                "': cannot run '" + program +
+                                                "': " + std::strerror(errno));
+
+    std::vector<std::string> argv;
+    std::string bwrap;
+    bool sandbox =
+        opts.sandbox == "on" || (opts.sandbox == "auto" && haveBwrap(bwrap));
+    if (opts.sandbox == "on" && !haveBwrap(bwrap))
+      return Error(ErrorCode::InvalidInput,
+                   "the sandbox was required but bubblewrap (bwrap) is not "
+                   "installed");
+    std::string cwd = workdirOf(s);
+    if (sandbox) {
+      // The system read-only, a private /tmp and PID namespace, the
+      // workspace writable; the network is shared so the runner reaches
+      // the service on loopback.
+      argv = {bwrap,
+              "--ro-bind",
+              "/",
+              "/",
+              "--dev",
+              "/dev",
+              "--proc",
+              "/proc",
+              "--tmpfs",
+              "/tmp",
+              "--bind",
+              opts.workspace,
+              opts.workspace,
+              "--chdir",
+              cwd,
+              "--unshare-pid",
+              "--die-with-parent",
+              "--new-session",
+              "--"};
+    }
+    argv.push_back(program);
+    argv.insert(argv.end(), s.command.begin(), s.command.end());
+
+    std::string log = logPath(s.name);
+    int logFd =
+        ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (logFd < 0)
+      return Error(ErrorCode::Store, "cannot write the log of service '" +
+                                         s.name + "' (" + log +
+                                         "): " + std::strerror(errno));
+    std::vector<std::string> envText;
+    for (const auto &[k, v] : env)
+      envText.push_back(k + "=" + v);
+    std::vector<char *> args, envp;
+    for (std::string &a : argv)
+      args.push_back(a.data());
+    args.push_back(nullptr);
+    for (std::string &e : envText)
+      envp.push_back(e.data());
+    envp.push_back(nullptr);
+
+    pid_t pid = ::fork();
+    if (pid < 0) {
+      ::close(logFd);
+      return Error(ErrorCode::Tool, "cannot start service '" + s.name +
+                                        "': " + std::strerror(errno));
+    }
+    if (pid == 0) {
+      ::setpgid(0, 0);
+      int null = ::open("/dev/null", O_RDONLY);
+      if (null >= 0)
+        ::dup2(null, 0);
+      ::dup2(logFd, 1);
+      ::dup2(logFd, 2);
+      if (::chdir(cwd.c_str()) != 0)
+        ::_exit(126);
+      ::execve(args[0], args.data(), envp.data());
+      const char msg[] = "iterc: cannot execute the service program\n";
+      (void)!::write(2, msg, sizeof msg - 1);
+      ::_exit(127);
+    }
+    ::setpgid(pid, pid);
+    ::close(logFd);
+    running.push_back(Running{&s, pid});
+    return Status::success();
+  }
+
+  /// Whether the service's process has ended (reaping it).
+  bool hasExited(Running &r) {
+    if (r.exited)
+      return true;
+    int status = 0;
+    pid_t got = ::waitpid(r.pid, &status, WNOHANG);
+    if (got == r.pid) {
+      r.exited = true;
+      r.status = status;
+    }
+    return r.exited;
+  }
+
+  static std::string describeExit(int status) {
+    if (WIFEXITED(status))
+      return "exited with status " + std::to_string(WEXITSTATUS(status));
+    if (WIFSIGNALED(status))
+      return "was killed by signal " + std::to_string(WTERMSIG(status));
+    return "ended";
+  }
+
+  bool probe(const ServiceDesc &s, const HealthDesc &h) {
+    if (!h.http.empty()) {
+      std::optional<Endpoint> ep = endpoint(s.name);
+      if (!ep)
+        return false;
+      HttpRequest request;
+      request.url = ep->baseUrl() + h.http;
+      request.timeoutMs = h.timeoutMs;
+      Expected<HttpResponse> response = opts.http->send(request);
+      return response.ok() && response->status >= 200 && response->status < 400;
+    }
+    if (!h.command.empty())
+      return runCheck(h.command, workdirOf(s), environment(s), h.timeoutMs);
+    return true;
+  }
+
+  Status waitHealthy(const ServiceDesc &s) {
+    Running &r = running.back();
+    if (!s.health) {
+      // No health check: up once it has not died straight away.
+      opts.clock->sleepMs(100);
+      if (hasExited(r))
+        return failure(s, describeExit(r.status) + " right after starting");
+      return Status::success();
+    }
+    const HealthDesc &h = *s.health;
+    int64_t attempts = std::max<int64_t>(1, h.retries);
+    int64_t started = opts.clock->monotonicMs();
+    for (int64_t attempt = 1; attempt <= attempts; ++attempt) {
+      if (hasExited(r))
+        return failure(s, describeExit(r.status) +
+                              " before its health check passed");
+      if (probe(s, h))
+        return Status::success();
+      if (attempt < attempts)
+        opts.clock->sleepMs(h.intervalMs);
+    }
+    std::string how = !h.http.empty() ? "GET " + h.http
+                                      : "the command '" + h.command[0] + "'";
+    return failure(s, "never became healthy: " + how + " failed " +
+                          std::to_string(attempts) + " times over " +
+                          std::to_string(opts.clock->monotonicMs() - started) +
+                          " ms");
+  }
+
+  void stop(Running &r) {
+    if (hasExited(r))
+      return;
+    ::kill(-r.pid, SIGTERM);
+    int64_t deadline = opts.clock->monotonicMs() + opts.stopGraceMs;
+    while (!hasExited(r) && opts.clock->monotonicMs() < deadline)
+      opts.clock->sleepMs(20);
+    if (!hasExited(r)) {
+      ::kill(-r.pid, SIGKILL);
+      int status = 0;
+      ::waitpid(r.pid, &status, 0);
+      r.exited = true;
+    }
+    // Anything the service left behind in its group.
+    ::kill(-r.pid, SIGKILL);
+  }
+
+  LocalRuntimeOptions opts;
+  std::unique_ptr<HttpTransport> ownHttp;
+  std::vector<Running> running;
+};
+
+} // namespace
+
+std::unique_ptr<StackRuntime>
+iterc::rt::makeLocalRuntime(LocalRuntimeOptions options) {
+  return std::make_unique<LocalRuntime>(std::move(options));
+}
