@@ -1046,6 +1046,70 @@ private:
       }
       mcpTable = table("McpServerInfo", "kMcpServers", items);
     }
+    if (!m.services.empty()) {
+      p.emit(R"cc(
+        //===--- Services ---===//
+
+      )cc");
+      std::vector<std::string> items;
+      for (const ir::Service &svc : m.services) {
+        std::string k = "kService_" + ident(svc.name);
+        std::vector<std::pair<std::string, std::string>> f;
+        f.emplace_back("name", str(svc.name));
+        if (!svc.image.empty())
+          f.emplace_back("image", str(svc.image));
+        if (!svc.buildContext.empty())
+          f.emplace_back("buildContext", str(svc.buildContext));
+        if (!svc.dockerfile.empty())
+          f.emplace_back("dockerfile", str(svc.dockerfile));
+        if (!svc.program.empty())
+          f.emplace_back("program", str(svc.program));
+        if (!svc.command.empty())
+          f.emplace_back("command", stringsSpan(k + "_command", svc.command));
+        if (!svc.ports.empty())
+          f.emplace_back("ports", stringsSpan(k + "_ports", svc.ports));
+        if (!svc.env.empty()) {
+          std::string env;
+          for (const auto &[name, value] : svc.env)
+            env += "{" + str(name) + ", " + str(value) + "},\n";
+          env.pop_back();
+          p.emit({{"name", k + "_env"}, {"items", env}}, R"cc(
+            constexpr EnvValue $name$[] = {
+              $items$
+            };
+          )cc");
+          f.emplace_back("env", span(k + "_env", svc.env.size()));
+        }
+        if (!svc.dependsOn.empty())
+          f.emplace_back("dependsOn",
+                         stringsSpan(k + "_depends_on", svc.dependsOn));
+        if (svc.health) {
+          const ir::HealthCheck &h = *svc.health;
+          std::vector<std::pair<std::string, std::string>> hf;
+          if (!h.http.empty())
+            hf.emplace_back("http", str(h.http));
+          if (!h.command.empty())
+            hf.emplace_back("command",
+                            stringsSpan(k + "_health_command", h.command));
+          hf.emplace_back("intervalMs", num(h.intervalMs));
+          hf.emplace_back("timeoutMs", num(h.timeoutMs));
+          hf.emplace_back("retries", num(h.retries));
+          p.emit({{"name", k + "_health"}, {"value", designated(hf)}},
+                 R"cc(
+                   constexpr HealthInfo $name$ = $value$;
+                 )cc");
+          f.emplace_back("health", "&" + k + "_health");
+        }
+        if (!svc.workdir.empty())
+          f.emplace_back("workdir", str(svc.workdir));
+        items.push_back(designated(f));
+      }
+      serviceTable = table("ServiceInfo", "kServices", items);
+      if (!wf.services.empty()) {
+        stackTable = stringsSpan("kStack", wf.services);
+        p.emit("\n");
+      }
+    }
   }
 
   void generateProgram() {
@@ -1081,6 +1145,10 @@ private:
     f.emplace_back("entry", num(wf.entry));
     f.emplace_back("graphMermaid", cppString(mermaid, 4));
     f.emplace_back("graphDot", cppString(dot, 4));
+    if (serviceTable != "{}")
+      f.emplace_back("services", serviceTable);
+    if (stackTable != "{}")
+      f.emplace_back("stack", stackTable);
     p.emit({{"program", designated(f)}}, R"cc(
       //===--- The program ---===//
 
@@ -1095,7 +1163,7 @@ private:
   std::map<int, std::string> prompts;
   std::string schemaTable = "{}", nodeTable = "{}", edgeTable = "{}",
               loopTable = "{}", varTable = "{}", presetTable = "{}",
-              mcpTable = "{}";
+              mcpTable = "{}", serviceTable = "{}", stackTable = "{}";
 };
 
 std::string headerGuard(const std::string &program) {

@@ -11,6 +11,7 @@
 #include "iterc/rt/Scope.h"
 #include "iterc/rt/Workflow.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <new>
@@ -523,5 +524,30 @@ WorkflowDesc gen::loadProgram(const ProgramInfo &program) {
   if (program.entry < 0 || program.entry >= nodeCount)
     corrupt("the entry node is out of range");
   wf.entry = program.entry;
+
+  for (const ServiceInfo &svc : program.services) {
+    ServiceDesc d;
+    d.name = str(svc.name);
+    d.image = str(svc.image);
+    d.buildContext = str(svc.buildContext);
+    d.dockerfile = str(svc.dockerfile);
+    d.program = str(svc.program);
+    d.command = strings(svc.command);
+    d.ports = strings(svc.ports);
+    for (const EnvValue &e : svc.env)
+      d.env.emplace_back(str(e.name), str(e.value));
+    d.dependsOn = strings(svc.dependsOn);
+    if (svc.health)
+      d.health = HealthDesc{str(svc.health->http), strings(svc.health->command),
+                            svc.health->intervalMs, svc.health->timeoutMs,
+                            svc.health->retries};
+    d.workdir = str(svc.workdir);
+    wf.services.push_back(std::move(d));
+  }
+  wf.stack = strings(program.stack);
+  for (const std::string &name : wf.stack)
+    if (std::none_of(wf.services.begin(), wf.services.end(),
+                     [&](const ServiceDesc &d) { return d.name == name; }))
+      corrupt("the stack names a service that is not declared");
   return wf;
 }

@@ -98,6 +98,24 @@ constexpr VarInfo kVars[] = {
 };
 constexpr PresetValue kBigValues[] = {{"start", "5"}, {"loud", "true"}};
 constexpr PresetInfo kPresets[] = {{"big", {kBigValues, 2}}};
+constexpr const char *kWebCommand[] = {"-m", "http.server"};
+constexpr const char *kWebPorts[] = {"8000:80"};
+constexpr EnvValue kWebEnv[] = {{"MODE", "test"}};
+constexpr const char *kHealthCommand[] = {"true"};
+constexpr HealthInfo kWebHealth = {
+    .command = {kHealthCommand, 1}, .intervalMs = 50, .retries = 3};
+constexpr const char *kWebDeps[] = {"db"};
+constexpr ServiceInfo kServices[] = {
+    {.name = "db", .image = "postgres:16"},
+    {.name = "web",
+     .program = "python3",
+     .command = {kWebCommand, 2},
+     .ports = {kWebPorts, 1},
+     .env = {kWebEnv, 1},
+     .dependsOn = {kWebDeps, 1},
+     .health = &kWebHealth},
+};
+constexpr const char *kStackNames[] = {"web"};
 constexpr ProgramInfo kProgram = {
     .programName = "demo",
     .workflowName = "demo",
@@ -111,6 +129,8 @@ constexpr ProgramInfo kProgram = {
     .presets = {kPresets, 1},
     .budget = {.maxIterations = 10, .maxCostUsd = 1.5},
     .entry = 0,
+    .services = {kServices, 2},
+    .stack = {kStackNames, 1},
 };
 
 } // namespace
@@ -197,6 +217,19 @@ TEST_CASE("loadProgram builds the engine's tables", "[program]") {
   CHECK(*wf.budget.maxIterations == 10);
   CHECK(*wf.budget.maxCostUsd == 1.5);
   CHECK(!wf.budget.maxTokens);
+  REQUIRE(wf.services.size() == 2);
+  CHECK(wf.services[0].image == "postgres:16");
+  CHECK(!wf.services[0].health);
+  const ServiceDesc &web = wf.services[1];
+  CHECK(web.command == std::vector<std::string>{"-m", "http.server"});
+  CHECK(web.env ==
+        std::vector<std::pair<std::string, std::string>>{{"MODE", "test"}});
+  CHECK(web.dependsOn == std::vector<std::string>{"db"});
+  REQUIRE(web.health);
+  CHECK(web.health->command == std::vector<std::string>{"true"});
+  CHECK(web.health->intervalMs == 50);
+  CHECK(web.health->timeoutMs == 30000);
+  CHECK(wf.stack == std::vector<std::string>{"web"});
 }
 
 TEST_CASE("a loaded program runs: compiled expressions drive the engine",

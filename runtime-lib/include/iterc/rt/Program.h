@@ -299,6 +299,33 @@ struct McpServerInfo {
   const char *url = nullptr;
 };
 
+struct HealthInfo {
+  const char *http = nullptr;
+  Strings command;
+  int64_t intervalMs = 1000;
+  int64_t timeoutMs = 30000;
+  int64_t retries = 30;
+};
+
+struct EnvValue {
+  const char *name = nullptr;
+  const char *value = nullptr;
+};
+
+struct ServiceInfo {
+  const char *name = nullptr;
+  const char *image = nullptr;
+  const char *buildContext = nullptr;
+  const char *dockerfile = nullptr;
+  const char *program = nullptr;
+  Strings command;
+  Strings ports;
+  Span<EnvValue> env;
+  Strings dependsOn;
+  const HealthInfo *health = nullptr;
+  const char *workdir = nullptr;
+};
+
 /// A limit of -1 means "not set".
 struct BudgetInfo {
   int64_t maxParallelBranches = -1;
@@ -325,6 +352,8 @@ struct ProgramInfo {
   int entry = 0;
   const char *graphMermaid = nullptr;
   const char *graphDot = nullptr;
+  Span<ServiceInfo> services;
+  Strings stack; ///< The services the workflow brings up.
 };
 
 /// The engine's tables for a program. Aborts with a message on a table the

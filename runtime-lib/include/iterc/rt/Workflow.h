@@ -12,6 +12,7 @@
 
 #include "iterc/rt/Core.h"
 #include "iterc/rt/Enums.h"
+#include "iterc/rt/Stack.h"
 
 #include <functional>
 #include <optional>
@@ -202,6 +203,8 @@ struct WorkflowDesc {
   std::vector<VarDesc> vars;
   std::vector<PresetDesc> presets;
   std::vector<McpServerDesc> mcpServers;
+  std::vector<ServiceDesc> services;  ///< Every `service` declaration.
+  std::vector<std::string> stack;     ///< The workflow's `services: [..]`.
   BudgetDesc budget;
   int entry = 0;
 

@@ -214,6 +214,53 @@ constexpr VarInfo kVars[] = {
   },
 };
 
+//===--- Services ---===//
+
+constexpr const char *kService_db_ports[] = {"5432"};
+constexpr EnvValue kService_db_env[] = {
+  {"POSTGRES_PASSWORD", "example"},
+};
+constexpr const char *kService_db_health_command[] = {"pg_isready", "-U", "postgres"};
+constexpr HealthInfo kService_db_health = {
+    .command = {kService_db_health_command, 3},
+    .intervalMs = 2000,
+    .timeoutMs = 5000,
+    .retries = 10,
+};
+constexpr const char *kService_api_command[] = {"./server", "--port", "8080"};
+constexpr const char *kService_api_ports[] = {"8080:8080"};
+constexpr EnvValue kService_api_env[] = {
+  {"DATABASE_URL", "postgres://postgres:example@db:5432/postgres"},
+};
+constexpr const char *kService_api_depends_on[] = {"db"};
+constexpr HealthInfo kService_api_health = {
+    .http = "/healthz",
+    .intervalMs = 2000,
+    .timeoutMs = 30000,
+    .retries = 15,
+};
+constexpr ServiceInfo kServices[] = {
+  {
+      .name = "db",
+      .image = "postgres:16",
+      .ports = {kService_db_ports, 1},
+      .env = {kService_db_env, 1},
+      .health = &kService_db_health,
+  },
+  {
+      .name = "api",
+      .buildContext = "./api",
+      .dockerfile = "Dockerfile",
+      .command = {kService_api_command, 3},
+      .ports = {kService_api_ports, 1},
+      .env = {kService_api_env, 1},
+      .dependsOn = {kService_api_depends_on, 1},
+      .health = &kService_api_health,
+      .workdir = "/srv",
+  },
+};
+
+constexpr const char *kStack[] = {"db", "api"};
 //===--- The program ---===//
 
 constexpr ProgramInfo kProgram = {
@@ -257,6 +304,8 @@ constexpr ProgramInfo kProgram = {
         "  n1 -> n2 [label=\"not passed\"];\n"
         "  n2 -> n4;\n"
         "}\n",
+    .services = {kServices, 2},
+    .stack = {kStack, 2},
 };
 
 } // namespace
