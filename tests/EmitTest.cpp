@@ -29,18 +29,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string readFile(const fs::path &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using iterc::test::readFile;
+using iterc::test::writeFile;
+using iterc::test::shell;
+using iterc::test::quote;
+using iterc::test::TempDir;
 
-void writeFile(const fs::path &path, const std::string &text) {
-  fs::create_directories(path.parent_path());
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
+
 
 Skeletons skeletons() {
   fs::path dir = fs::path(ITERC_SOURCE_DIR) / "templates";
@@ -69,26 +64,8 @@ std::vector<EmittedFile> emitExample(const fs::path &path) {
                       skeletons());
 }
 
-/// A unique empty directory, removed at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl =
-        (fs::temp_directory_path() / "iterc-emit-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
-int shell(const std::string &command) {
-  int status = std::system(command.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
-std::string quote(const fs::path &p) { return "'" + p.string() + "'"; }
 
 /// True when a 64-bit ELF image has a PT_INTERP program header (it needs a
 /// dynamic loader).

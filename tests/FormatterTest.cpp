@@ -35,17 +35,7 @@ std::string formatText(const std::string &text, bool *ok = nullptr) {
   return formatFile(*result.ast, *result.sources);
 }
 
-std::string readFile(const fs::path &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
-void writeFile(const fs::path &path, const std::string &text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
 
 fs::path goldenDir() {
   return fs::path(ITERC_SOURCE_DIR) / "tests" / "golden" / "fmt";

@@ -32,6 +32,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using iterc::test::readFile;
+using iterc::test::writeFile;
+using iterc::test::TempDir;
+
 const char *const kSha =
     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -91,33 +95,8 @@ bool onPath(const std::string &tool) {
   return run("command -v " + tool + " >/dev/null 2>&1") == 0;
 }
 
-std::string readFile(const fs::path &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
-void writeFile(const fs::path &path, const std::string &text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-}
 
-/// A fresh temporary directory, removed at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string templ =
-        (fs::temp_directory_path() / "iterc-stack-XXXXXX").string();
-    char *made = mkdtemp(templ.data());
-    REQUIRE(made);
-    path = made;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 const std::string kStackSource = R"(vars:
   topic: string

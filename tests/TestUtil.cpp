@@ -3,9 +3,13 @@
 
 #include "Driver/Pipeline.h"
 
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
-#include <sstream>
+#include <sys/wait.h>
+#include <unistd.h>
 
 using namespace iterc;
 using namespace iterc::test;
@@ -97,4 +101,44 @@ iterc::test::markdownFences(const std::string &markdown) {
       current.text += line + "\n";
   }
   return fences;
+}
+
+std::string test::readFile(const std::filesystem::path &path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void test::writeFile(const std::filesystem::path &path,
+                     const std::string &text) {
+  if (path.has_parent_path())
+    std::filesystem::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+test::TempDir::TempDir() {
+  std::string pattern =
+      (std::filesystem::temp_directory_path() / "iterc-test-XXXXXX").string();
+  char *made = ::mkdtemp(pattern.data());
+  REQUIRE(made != nullptr);
+  path = made;
+}
+
+test::TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+}
+
+int test::shell(const std::string &command) {
+  int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string test::quote(const std::filesystem::path &path) {
+  std::string out = "'";
+  for (char c : path.string())
+    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
 }

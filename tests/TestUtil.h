@@ -12,6 +12,7 @@
 #include "Frontend/Ast.h"
 #include "IR/Ir.h"
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +41,26 @@ CheckResult checkSource(const std::string &text,
 
 /// Reads a file of the source tree (path relative to the repository root).
 std::string readRepoFile(const std::string &relativePath);
+
+/// A file's bytes ("" when it cannot be read).
+std::string readFile(const std::filesystem::path &path);
+/// Writes bytes, creating the parent directories.
+void writeFile(const std::filesystem::path &path, const std::string &text);
+
+/// A unique empty directory under the temporary directory, removed with
+/// everything in it at scope exit.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir &) = delete;
+  TempDir &operator=(const TempDir &) = delete;
+};
+
+/// Runs a shell command; its exit status (-1 when it did not exit).
+int shell(const std::string &command);
+/// A path single-quoted for the shell.
+std::string quote(const std::filesystem::path &path);
 
 /// A fenced code block of a Markdown document.
 struct MarkdownFence {

@@ -19,6 +19,8 @@
 
 #include "Basic/DiagnosticRenderer.h"
 #include "CodeGen/Emit.h"
+#include "Driver/BundleCmd.h"
+#include "Driver/Exit.h"
 #include "Driver/Pipeline.h"
 
 #include <nlohmann/json.hpp>
@@ -39,6 +41,18 @@
 
 using namespace iterc;
 using namespace iterc::codegen;
+using namespace iterc::driver;
+
+int iterc::driver::usage(const std::string &message, const char *command) {
+  std::fprintf(stderr, "iterc: %s\nrun 'iterc %s --help' for usage\n",
+               message.c_str(), command);
+  return ExitUsage;
+}
+
+int iterc::driver::ioError(const std::string &message) {
+  std::fprintf(stderr, "iterc: error: %s\n", message.c_str());
+  return ExitUsage;
+}
 
 const char *iterc::emitHelp =
     "usage: iterc emit FILE -o DIR\n"
@@ -75,6 +89,12 @@ const char *iterc::buildHelp =
     "  --verbose          print the compiler command and the cache entry\n"
     "  --no-cache         build even when the cache holds the result\n"
     "\n"
+    "FILE may be a bundle from 'iterc bundle' (named *.bundle or *.bundle.md,\n"
+    "or starting like one): it is verified, its source is built under its\n"
+    "recorded path (the same binary as building that source) and its\n"
+    "generated files must be those this iterc generates; a bundle made by\n"
+    "another iterc version is built from its source, with a note.\n"
+    "\n"
     "environment:\n"
     "  CXX               the C++ compiler (default: c++)\n"
     "  ITERC_CACHE_DIR   the build cache (default: $XDG_CACHE_HOME/iterc or\n"
@@ -97,20 +117,6 @@ const char *iterc::runHelp =
 
 namespace {
 
-constexpr int ExitOk = 0;
-constexpr int ExitErrors = 1;
-constexpr int ExitUsage = 2;
-
-int usage(const std::string &message, const char *command) {
-  std::fprintf(stderr, "iterc: %s\nrun 'iterc %s --help' for usage\n",
-               message.c_str(), command);
-  return ExitUsage;
-}
-
-int ioError(const std::string &message) {
-  std::fprintf(stderr, "iterc: error: %s\n", message.c_str());
-  return ExitUsage;
-}
 
 std::string dirName(const std::string &path) {
   size_t slash = path.find_last_of('/');
@@ -249,9 +255,12 @@ struct Emitted {
 /// Reads, checks and emits; prints diagnostics. Returns an exit code on
 /// failure.
 std::optional<Emitted> checkAndEmit(const std::string &path,
-                                    const Skeletons &skeletons, int &status) {
+                                    const Skeletons &skeletons, int &status,
+                                    const std::string *preloaded = nullptr) {
   std::string error;
-  std::optional<std::string> text = readSourceFile(path, error);
+  std::optional<std::string> text = preloaded
+                                        ? std::optional<std::string>(*preloaded)
+                                        : readSourceFile(path, error);
   if (!text) {
     std::fprintf(stderr, "iterc: cannot read '%s': %s\n", path.c_str(),
                  error.c_str());
@@ -313,6 +322,9 @@ struct Args {
   bool verbose = false;
   bool noCache = false;
   std::vector<std::string> rest; ///< After "--" (run).
+  /// Set when building a bundle: the bundled source, which stands for
+  /// `file` (then its recorded path).
+  std::optional<std::string> sourceText;
 };
 
 /// Parses FILE [-o X] [--verbose] [--no-cache] [-- ...]. Returns an exit
@@ -535,7 +547,8 @@ int buildCached(const Args &args, std::string &binary, std::string &program) {
   std::optional<Layout> layout = findLayout(error);
   if (!layout)
     return ioError(error);
-  std::optional<std::string> text = readSourceFile(args.file, error);
+  std::optional<std::string> text =
+      args.sourceText ? args.sourceText : readSourceFile(args.file, error);
   if (!text) {
     std::fprintf(stderr, "iterc: cannot read '%s': %s\n", args.file.c_str(),
                  error.c_str());
@@ -578,7 +591,9 @@ int buildCached(const Args &args, std::string &binary, std::string &program) {
   if (!skeletons)
     return ioError(error);
   int status = ExitOk;
-  std::optional<Emitted> emitted = checkAndEmit(args.file, *skeletons, status);
+  std::optional<Emitted> emitted =
+      checkAndEmit(args.file, *skeletons, status,
+                   args.sourceText ? &*args.sourceText : nullptr);
   if (!emitted)
     return status;
   program = emitted->ctx.programName;
@@ -711,10 +726,25 @@ int iterc::runBuild(int argc, char **argv) {
   if (std::optional<int> rc =
           parseArgs(argc, argv, "build", buildHelp, false, args))
     return *rc;
+  // A bundle: build its source under its recorded path, then compare the
+  // generated files it holds with those of the build.
+  std::optional<WorkflowBundle> bundle;
+  std::string bundlePath = args.file;
+  if (isBundleInput(args.file)) {
+    bundle.emplace();
+    if (int rc = loadBundleForBuild(args.file, *bundle); rc != ExitOk)
+      return rc;
+    args.file = bundle->sourcePath;
+    args.sourceText = bundle->sourceText;
+  }
   std::string binary, program;
   int rc = buildCached(args, binary, program);
   if (rc != ExitOk)
     return rc;
+  if (bundle)
+    if (int rc = checkBundleAgainstBuild(bundlePath, *bundle, dirName(binary));
+        rc != ExitOk)
+      return rc;
   std::string output = args.output.empty() ? "./" + program : args.output;
   std::string error;
   if (!copyFile(binary, output, error))
@@ -722,6 +752,35 @@ int iterc::runBuild(int argc, char **argv) {
   if (!args.context.empty() && !writeContext(args.context, binary, error))
     return ioError(error);
   return ExitOk;
+}
+
+int iterc::emitWorkflowFiles(const std::string &path, const std::string &text,
+                             std::vector<EmittedFile> &files) {
+  std::string error;
+  std::optional<Layout> layout = findLayout(error);
+  if (!layout)
+    return ioError(error);
+  std::optional<Skeletons> skeletons = loadSkeletons(*layout, error);
+  if (!skeletons)
+    return ioError(error);
+  int status = ExitOk;
+  std::optional<Emitted> emitted =
+      checkAndEmit(path, *skeletons, status, &text);
+  if (!emitted)
+    return status;
+  files = std::move(emitted->files);
+  return ExitOk;
+}
+
+bool iterc::findSkeletons(Skeletons &skeletons, std::string &error) {
+  std::optional<Layout> layout = findLayout(error);
+  if (!layout)
+    return false;
+  std::optional<Skeletons> loaded = loadSkeletons(*layout, error);
+  if (!loaded)
+    return false;
+  skeletons = std::move(*loaded);
+  return true;
 }
 
 int iterc::runRun(int argc, char **argv) {

@@ -7,6 +7,8 @@
 //===----------------------------------------------------------------------===//
 #include "Basic/DiagnosticRenderer.h"
 #include "Driver/Build.h"
+#include "Driver/BundleCmd.h"
+#include "Driver/DiffCmd.h"
 #include "Driver/Pipeline.h"
 #include "Tools/Explain.h"
 #include "Tools/Formatter.h"
@@ -43,6 +45,10 @@ const char *mainHelp =
     "            README and manifest for a workflow\n"
     "  build     compile a workflow into one static executable (cached)\n"
     "  run       build (cached) and run a workflow: iterc run F -- ARGS\n"
+    "  diff      compare two workflows (.iter, emit directory or bundle):\n"
+    "            semantic changes, then the diff of each generated file\n"
+    "  bundle    one file with the source, generated files and manifest\n"
+    "  unbundle  verify a bundle and restore its files into a directory\n"
     "\n"
     "options:\n"
     "  -h, --help     show help (also 'iterc <command> --help')\n"
@@ -386,5 +392,11 @@ int main(int argc, char **argv) {
     return runBuild(argc - 2, argv + 2);
   if (command == "run")
     return runRun(argc - 2, argv + 2);
+  if (command == "diff")
+    return runDiff(argc - 2, argv + 2);
+  if (command == "bundle")
+    return runBundle(argc - 2, argv + 2);
+  if (command == "unbundle")
+    return runUnbundle(argc - 2, argv + 2);
   return usageError("unknown command '" + command + "'", nullptr);
 }
