@@ -67,8 +67,8 @@ std::string iterc::test::readRepoFile(const std::string &relativePath) {
 std::string iterc::test::withWorkflow(const std::string &decls,
                                       const std::string &edges,
                                       const std::string &entry) {
-  return "schema out:\n  ok: bool\n\n" + decls + "\nworkflow w:\n  entry: " +
-         entry + "\n" + edges;
+  return "schema out:\n  ok: bool\n\n" + decls +
+         "\nworkflow w:\n  entry: " + entry + "\n" + edges;
 }
 
 std::vector<MarkdownFence>

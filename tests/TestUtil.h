@@ -64,9 +64,9 @@ std::string quote(const std::filesystem::path &path);
 
 /// A fenced code block of a Markdown document.
 struct MarkdownFence {
-  unsigned line = 0;  ///< 1-based line of the opening fence.
-  std::string info;   ///< The info string ("iter", "iter wrong", ...).
-  std::string text;   ///< The body, each line ending with "\n".
+  unsigned line = 0; ///< 1-based line of the opening fence.
+  std::string info;  ///< The info string ("iter", "iter wrong", ...).
+  std::string text;  ///< The body, each line ending with "\n".
 };
 
 /// Every ``` fence of `markdown`, in order.

@@ -1,4 +1,5 @@
-//===- Exit.h - Exit statuses and error messages of the iterc commands -*- C++ -*-===//
+//===- Exit.h - Exit statuses and error messages of the iterc commands -*- C++
+//-*-===//
 //
 // This file declares what every `iterc` subcommand shares when it stops:
 // the exit statuses (0 success, 1 errors in the input, 2 usage or I/O
