@@ -24,11 +24,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
-#include <regex>
 #include <set>
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <regex.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -371,8 +371,8 @@ std::vector<ToolSpec> builtinSpecs() {
   {
     Json p = Json::object();
     p["pattern"] = prop("string", "The text to look for (a substring, or an "
-                                  "ECMAScript regular expression when "
-                                  "regex is true).");
+                                  "extended regular expression, as grep -E "
+                                  "reads it, when regex is true).");
     p["path"] = prop("string", "The directory or file to search (default "
                                "\".\")." +
                                    pathNote);
@@ -827,14 +827,27 @@ Json BuiltinToolbox::searchCodebase(const Json &args) {
     return errorResult(problem);
   if (!pattern || pattern->empty())
     return errorResult("search_codebase needs a non-empty 'pattern'");
-  std::optional<std::regex> re;
-  if (useRegex.value_or(false)) {
-    try {
-      re.emplace(*pattern, std::regex::ECMAScript);
-    } catch (const std::regex_error &e) {
-      return errorResult("invalid regular expression '" + *pattern +
-                         "': " + e.what());
+  // POSIX extended syntax (grep -E), from the C library: a pattern means
+  // what it means to grep, and the executable carries no regex engine of
+  // its own.
+  struct Compiled {
+    regex_t re;
+    bool ok = false;
+    ~Compiled() {
+      if (ok)
+        ::regfree(&re);
     }
+  } compiled;
+  if (useRegex.value_or(false)) {
+    int rc =
+        ::regcomp(&compiled.re, pattern->c_str(), REG_EXTENDED | REG_NOSUB);
+    if (rc != 0) {
+      char message[256];
+      ::regerror(rc, &compiled.re, message, sizeof message);
+      return errorResult("invalid regular expression '" + *pattern +
+                         "': " + message);
+    }
+    compiled.ok = true;
   }
   Expected<WorkspacePath> where = resolve(path.value_or("."), false);
   if (!where)
@@ -843,7 +856,6 @@ Json BuiltinToolbox::searchCodebase(const Json &args) {
   std::string text;
   size_t matches = 0;
   bool capped = false;
-  std::string regexProblem;
 
   auto searchFile = [&](const std::string &absolute,
                         const std::string &relative) {
@@ -853,7 +865,7 @@ Json BuiltinToolbox::searchCodebase(const Json &args) {
     const std::string &body = *content;
     size_t begin = 0;
     int64_t lineNo = 0;
-    while (begin < body.size() && !capped && regexProblem.empty()) {
+    while (begin < body.size() && !capped) {
       size_t end = body.find('\n', begin);
       if (end == std::string::npos)
         end = body.size();
@@ -861,18 +873,9 @@ Json BuiltinToolbox::searchCodebase(const Json &args) {
       std::string line = body.substr(begin, end - begin);
       if (!line.empty() && line.back() == '\r')
         line.pop_back();
-      bool hit = false;
-      if (re) {
-        try {
-          hit = std::regex_search(line, *re);
-        } catch (const std::regex_error &e) {
-          regexProblem = std::string("regular expression failed on ") +
-                         relative + ":" + std::to_string(lineNo) + ": " +
-                         e.what();
-        }
-      } else {
-        hit = line.find(*pattern) != std::string::npos;
-      }
+      bool hit = compiled.ok
+                     ? ::regexec(&compiled.re, line.c_str(), 0, nullptr, 0) == 0
+                     : line.find(*pattern) != std::string::npos;
       if (hit) {
         if (matches == searchMatchCap) {
           capped = true;
@@ -894,7 +897,7 @@ Json BuiltinToolbox::searchCodebase(const Json &args) {
         if (!entries)
           return;
         for (const Entry &e : *entries) {
-          if (capped || !regexProblem.empty())
+          if (capped)
             return;
           if (e.isLink || e.name == ".git")
             continue;
@@ -917,8 +920,6 @@ Json BuiltinToolbox::searchCodebase(const Json &args) {
     searchFile(where->absolute, where->shown());
   else
     return errorResult("'" + where->shown() + "' is not a file or directory");
-  if (!regexProblem.empty())
-    return errorResult(regexProblem);
   if (matches == 0)
     return validUtf8("no matches for '" + *pattern + "'");
   if (capped)

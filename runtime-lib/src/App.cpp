@@ -19,9 +19,8 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <iostream>
+#include <cstring>
 #include <set>
-#include <sstream>
 #include <unistd.h>
 
 using namespace iterc::rt;
@@ -1125,8 +1124,20 @@ int dispatch(Ctx &ctx, const std::vector<std::string> &args) {
 
 } // namespace
 
-int iterc::rt::appMain(const WorkflowDesc &wf, const AppInfo &info,
-                       const std::vector<std::string> &args, AppIo io) {
+Out &Out::write(const char *data, size_t size) {
+  if (size > 0)
+    writeFn(sink, data, size);
+  return *this;
+}
+
+Out::Out(std::FILE *file)
+    : sink(file), writeFn([](void *f, const char *data, size_t size) {
+        std::fwrite(data, 1, size, static_cast<std::FILE *>(f));
+      }),
+      flushFn([](void *f) { std::fflush(static_cast<std::FILE *>(f)); }) {}
+
+int iterc::rt::app::runApp(const WorkflowDesc &wf, const AppInfo &info,
+                           const std::vector<std::string> &args, Io &io) {
   std::string prog = "workflow";
   try {
     prog = !info.programName.empty() ? info.programName
@@ -1171,10 +1182,13 @@ int iterc::rt::appMain(const WorkflowDesc &wf, const AppInfo &info, int argc,
     std::vector<std::string> args;
     for (int i = 1; i < argc; ++i)
       args.emplace_back(argv[i] ? argv[i] : "");
-    AppIo io{std::cout, std::cerr, ::isatty(STDERR_FILENO) != 0,
-             argc > 0 && argv[0] ? std::string(argv[0]) : std::string(),
-             &interrupted};
-    return appMain(wf, info, args, io);
+    // stdout and stderr directly: what std::cout and std::cerr (synced
+    // with stdio) write through, without linking <iostream>.
+    Out out(stdout), err(stderr);
+    Io io{out, err, ::isatty(STDERR_FILENO) != 0,
+          argc > 0 && argv[0] ? std::string(argv[0]) : std::string(),
+          &interrupted};
+    return runApp(wf, info, args, io);
   } catch (...) {
     std::fputs("error: internal error\n", stderr);
     return ExitFailed;

@@ -15,19 +15,89 @@
 #include "iterc/rt/Store.h"
 #include "iterc/rt/Workflow.h"
 
+#include <atomic>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace iterc::rt::app {
+
+/// Where a command writes: a C stream (the real main: stdout and stderr,
+/// exactly what std::cout and std::cerr write through) or any other sink
+/// (appMain with AppIo, as the tests call it, writes to std::ostreams from
+/// AppStreams.cpp). Nothing here touches <ostream>, so a generated
+/// executable does not carry the iostreams and locale machinery (about
+/// 0.4 MB of a static link).
+class Out {
+public:
+  using WriteFn = void (*)(void *sink, const char *data, size_t size);
+  using FlushFn = void (*)(void *sink);
+
+  explicit Out(std::FILE *file);
+  Out(void *sink, WriteFn write, FlushFn flush)
+      : sink(sink), writeFn(write), flushFn(flush) {}
+  Out(const Out &) = delete;
+  Out &operator=(const Out &) = delete;
+
+  Out &write(const char *data, size_t size);
+  void flush() { flushFn(sink); }
+
+  Out &operator<<(std::string_view text) {
+    return write(text.data(), text.size());
+  }
+  Out &operator<<(const char *text) { return *this << std::string_view(text); }
+  Out &operator<<(const std::string &text) {
+    return write(text.data(), text.size());
+  }
+  Out &operator<<(char c) { return write(&c, 1); }
+  /// Integers in decimal, as std::ostream prints them.
+  template <typename T,
+            typename = std::enable_if_t<
+                std::is_integral_v<T> && !std::is_same_v<T, bool> &&
+                !std::is_same_v<T, char> && !std::is_same_v<T, signed char> &&
+                !std::is_same_v<T, unsigned char>>>
+  Out &operator<<(T value) {
+    return *this << std::to_string(value);
+  }
+  // Not needed so far; deleted so that nothing converts silently to char.
+  Out &operator<<(bool) = delete;
+  Out &operator<<(double) = delete;
+  Out &operator<<(float) = delete;
+  Out &operator<<(long double) = delete;
+  Out &operator<<(const void *) = delete;
+  template <typename E, typename = std::enable_if_t<std::is_enum_v<E>>,
+            typename = void>
+  Out &operator<<(E) = delete;
+
+private:
+  void *sink;
+  WriteFn writeFn;
+  FlushFn flushFn;
+};
+
+/// The output streams and the terminal settings of one invocation.
+struct Io {
+  Out &out;
+  Out &err;
+  bool progressTty = false;
+  std::string invocation;
+  const std::atomic<bool> *interrupt = nullptr;
+};
+
+/// Parses `args` and runs the command they name, writing to `io`. Returns
+/// the process exit code; never throws.
+int runApp(const WorkflowDesc &wf, const AppInfo &info,
+           const std::vector<std::string> &args, Io &io);
 
 /// One invocation of the executable.
 struct Ctx {
   const WorkflowDesc &wf;
   const AppInfo &info;
-  AppIo &io;
+  Io &io;
   std::string prog;       ///< For messages: AppInfo::programName.
   std::string invocation; ///< For commands we print: argv[0] or prog.
 };

@@ -9,12 +9,12 @@
 //
 //===----------------------------------------------------------------------===//
 #include "AppInternal.h"
+#include "FileText.h"
 
 #include "iterc/rt/Clock.h"
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <sys/stat.h>
 
 using namespace iterc::rt;
@@ -400,7 +400,7 @@ int iterc::rt::app::cmdInspect(Ctx &ctx, const std::vector<std::string> &args) {
   }
   bool json = opts->has("--json");
   std::string storeDir = storeDirFor(*opts);
-  std::ostream &out = ctx.io.out;
+  Out &out = ctx.io.out;
 
   if (!opts->has("--run-id")) {
     if (opts->has("--events"))
@@ -617,10 +617,7 @@ int iterc::rt::app::cmdReport(Ctx &ctx, const std::vector<std::string> &args) {
     return ExitFinished;
   }
   std::string path = opts->last("--output");
-  std::ofstream file(path, std::ios::binary | std::ios::trunc);
-  file << markdown;
-  file.flush();
-  if (!file)
+  if (!writeFileText(path, markdown))
     return errorExit(ctx, "cannot write the report to '" + path + "'",
                      ExitFailed);
   return ExitFinished;

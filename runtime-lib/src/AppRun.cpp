@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "AppInternal.h"
+#include "FileText.h"
 
 #include "iterc/rt/Engine.h"
 #include "iterc/rt/Mcp.h"
@@ -19,9 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -108,18 +107,10 @@ std::string joinList(const std::vector<std::string> &items) {
 
 std::optional<std::string> readFile(const std::string &path,
                                     std::string &error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  std::optional<std::string> text = readFileText(path);
+  if (!text)
     error = std::strerror(errno);
-    return std::nullopt;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) {
-    error = "read error";
-    return std::nullopt;
-  }
-  return text.str();
+  return text;
 }
 
 bool isDirectory(const std::string &path) {
@@ -389,14 +380,9 @@ Status flushRecording(Backend &b) {
   cassette["version"] = 1;
   cassette["entries"] = entries;
   std::string tmp = b.recordPath + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << dumpJson(cassette, 2) << "\n";
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      return Error(ErrorCode::Store, "cannot write the cassette " + tmp);
-    }
+  if (!writeFileText(tmp, dumpJson(cassette, 2) + "\n")) {
+    std::remove(tmp.c_str());
+    return Error(ErrorCode::Store, "cannot write the cassette " + tmp);
   }
   if (std::rename(tmp.c_str(), b.recordPath.c_str()) != 0) {
     std::remove(tmp.c_str());
@@ -757,7 +743,7 @@ int printOutcome(Ctx &ctx, Session &s, const RunResult &r) {
     return code;
   }
 
-  std::ostream &out = ctx.io.out;
+  Out &out = ctx.io.out;
   switch (r.status) {
   case RunStatus::Finished:
     out << "finished: run " << runId << "\n";
@@ -982,7 +968,7 @@ int printPlan(Ctx &ctx, const DryRun &d, bool json) {
     return ExitFinished;
   }
 
-  std::ostream &out = ctx.io.out;
+  Out &out = ctx.io.out;
   out << "dry run of workflow '" << wf.name
       << "': nothing is called and nothing is written\n";
 

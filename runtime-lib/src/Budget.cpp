@@ -12,11 +12,11 @@
 //===----------------------------------------------------------------------===//
 #include "iterc/rt/Budget.h"
 
+#include "FileText.h"
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 using namespace iterc::rt;
 
@@ -75,13 +75,11 @@ Expected<PriceTable> PriceTable::fromEnvironment() {
   const char *file = std::getenv("ITERC_PRICES");
   if (!file || !*file)
     return table;
-  std::ifstream in(file, std::ios::binary);
-  if (!in)
+  std::optional<std::string> text = readFileText(file);
+  if (!text)
     return Error(ErrorCode::InvalidInput,
                  std::string("ITERC_PRICES: cannot read ") + file);
-  std::ostringstream text;
-  text << in.rdbuf();
-  std::optional<Json> parsed = parseJson(text.str());
+  std::optional<Json> parsed = parseJson(*text);
   if (!parsed)
     return Error(ErrorCode::InvalidInput,
                  std::string("ITERC_PRICES: ") + file + " is not valid JSON");

@@ -194,6 +194,19 @@ std::string opensslErrors() {
 // The transport
 //===----------------------------------------------------------------------===//
 
+/// The completion handler of every operation here: it records the error
+/// code and that the operation finished. One named type, so that each Beast
+/// and Asio operation is instantiated once.
+struct OpDone {
+  bool *done;
+  beast::error_code *result;
+  template <typename... Rest>
+  void operator()(beast::error_code ec, Rest &&...) const {
+    *result = ec;
+    *done = true;
+  }
+};
+
 /// Runs the io_context until the operation started by `start` completes and
 /// returns its error code. Every operation is bounded by the stream's
 /// deadline, so this never blocks forever.
@@ -201,10 +214,7 @@ template <typename Start>
 beast::error_code runOp(net::io_context &ioc, Start &&start) {
   bool done = false;
   beast::error_code result;
-  start([&](beast::error_code ec, auto &&...) {
-    result = ec;
-    done = true;
-  });
+  start(OpDone{&done, &result});
   ioc.restart();
   while (!done && ioc.run_one() > 0) {
   }
@@ -212,6 +222,165 @@ beast::error_code runOp(net::io_context &ioc, Start &&start) {
     return net::error::operation_aborted;
   return result;
 }
+
+/// A move-only, type-erased read or write completion handler. It keeps the
+/// wrapped handler's associated executor, so completions run where they
+/// would have run without the erasure.
+class ErasedHandler {
+public:
+  using executor_type = net::any_io_executor;
+
+  template <typename Handler>
+  ErasedHandler(Handler &&handler, const executor_type &fallback)
+      : executor(net::get_associated_executor(handler, fallback)),
+        impl(std::make_unique<Impl<std::decay_t<Handler>>>(
+            std::forward<Handler>(handler))) {}
+
+  executor_type get_executor() const noexcept { return executor; }
+
+  void operator()(beast::error_code ec, std::size_t bytes) {
+    std::unique_ptr<Base> call = std::move(impl);
+    call->invoke(ec, bytes);
+  }
+
+private:
+  struct Base {
+    virtual ~Base() = default;
+    virtual void invoke(beast::error_code ec, std::size_t bytes) = 0;
+  };
+  template <typename Handler> struct Impl final : Base {
+    explicit Impl(Handler &&h) : handler(std::move(h)) {}
+    explicit Impl(const Handler &h) : handler(h) {}
+    void invoke(beast::error_code ec, std::size_t bytes) override {
+      std::move(handler)(ec, bytes);
+    }
+    Handler handler;
+  };
+
+  executor_type executor;
+  std::unique_ptr<Base> impl;
+};
+
+/// The first non-empty buffer of a sequence: what a read_some may fill (it
+/// may fill less than the whole sequence; Beast and the TLS layer pass a
+/// single buffer anyway).
+template <typename MutableBuffers>
+net::mutable_buffer firstBuffer(const MutableBuffers &buffers) {
+  for (auto it = net::buffer_sequence_begin(buffers),
+            end = net::buffer_sequence_end(buffers);
+       it != end; ++it) {
+    net::mutable_buffer b(*it);
+    if (b.size() > 0)
+      return b;
+  }
+  return net::mutable_buffer();
+}
+
+/// A buffer sequence as a list: a write_some is given the same buffers (a
+/// gather write), in one type.
+template <typename ConstBuffers>
+std::vector<net::const_buffer> bufferList(const ConstBuffers &buffers) {
+  std::vector<net::const_buffer> list;
+  for (auto it = net::buffer_sequence_begin(buffers),
+            end = net::buffer_sequence_end(buffers);
+       it != end; ++it)
+    list.emplace_back(*it);
+  return list;
+}
+
+/// Every read and write on a TCP stream, plain or under TLS, goes through
+/// these two: each TCP operation (with its deadline) is instantiated once.
+void readTcp(beast::tcp_stream &tcp, net::mutable_buffer buffer,
+             ErasedHandler handler) {
+  tcp.async_read_some(buffer, std::move(handler));
+}
+
+void writeTcp(beast::tcp_stream &tcp, std::vector<net::const_buffer> buffers,
+              ErasedHandler handler) {
+  tcp.async_write_some(buffers, std::move(handler));
+}
+
+/// The TCP stream as the TLS layer's next layer. The TLS layer reads and
+/// writes for each of its operations (handshake, read, write) with its own
+/// handler types; they reach the TCP stream erased.
+class ErasedTcp {
+public:
+  using executor_type = net::any_io_executor;
+  using lowest_layer_type = beast::tcp_stream::socket_type;
+
+  explicit ErasedTcp(beast::tcp_stream &tcp) : tcp(&tcp) {}
+
+  executor_type get_executor() noexcept { return tcp->get_executor(); }
+  lowest_layer_type &lowest_layer() noexcept { return tcp->socket(); }
+  const lowest_layer_type &lowest_layer() const noexcept {
+    return tcp->socket();
+  }
+
+  template <typename MutableBuffers, typename Handler>
+  void async_read_some(const MutableBuffers &buffers, Handler &&handler) {
+    readTcp(*tcp, firstBuffer(buffers),
+            ErasedHandler(std::forward<Handler>(handler), get_executor()));
+  }
+
+  template <typename ConstBuffers, typename Handler>
+  void async_write_some(const ConstBuffers &buffers, Handler &&handler) {
+    writeTcp(*tcp, bufferList(buffers),
+             ErasedHandler(std::forward<Handler>(handler), get_executor()));
+  }
+
+private:
+  beast::tcp_stream *tcp;
+};
+
+using TlsStream = beast::ssl_stream<ErasedTcp>;
+
+/// The one stream type Beast's HTTP write and read operations are
+/// instantiated for: plain TCP or TLS over TCP, chosen at run time. Buffer
+/// sequences and handlers are erased before they reach the real stream, so
+/// each real stream's operations are instantiated once too (the generated
+/// code for Beast's templates is most of this file's size).
+class AnyStream {
+public:
+  using executor_type = net::any_io_executor;
+
+  explicit AnyStream(beast::tcp_stream &plain) : plain(&plain) {}
+  explicit AnyStream(TlsStream &tls) : tls(&tls) {}
+
+  executor_type get_executor() noexcept {
+    return tls ? tls->get_executor() : plain->get_executor();
+  }
+
+  template <typename MutableBuffers, typename Handler>
+  void async_read_some(const MutableBuffers &buffers, Handler &&handler) {
+    readSome(firstBuffer(buffers),
+             ErasedHandler(std::forward<Handler>(handler), get_executor()));
+  }
+
+  template <typename ConstBuffers, typename Handler>
+  void async_write_some(const ConstBuffers &buffers, Handler &&handler) {
+    writeSome(bufferList(buffers),
+              ErasedHandler(std::forward<Handler>(handler), get_executor()));
+  }
+
+private:
+  void readSome(net::mutable_buffer buffer, ErasedHandler handler) {
+    if (tls)
+      tls->async_read_some(buffer, std::move(handler));
+    else
+      readTcp(*plain, buffer, std::move(handler));
+  }
+
+  void writeSome(std::vector<net::const_buffer> buffers,
+                 ErasedHandler handler) {
+    if (tls)
+      tls->async_write_some(buffers, std::move(handler));
+    else
+      writeTcp(*plain, std::move(buffers), std::move(handler));
+  }
+
+  beast::tcp_stream *plain = nullptr;
+  TlsStream *tls = nullptr;
+};
 
 class BeastTransport : public HttpTransport {
 public:
@@ -312,8 +481,7 @@ private:
     return Error(ErrorCode::Http, msg);
   }
 
-  template <typename Stream>
-  Expected<HttpResponse> exchange(net::io_context &ioc, Stream &stream,
+  Expected<HttpResponse> exchange(net::io_context &ioc, AnyStream stream,
                                   const HttpRequest &request, const Url &url) {
     http::request<http::string_body> req;
     http::verb verb = http::string_to_verb(request.method);
@@ -333,9 +501,8 @@ private:
     req.body() = request.body;
     req.prepare_payload();
 
-    beast::error_code ec = runOp(ioc, [&](auto handler) {
-      http::async_write(stream, req, std::move(handler));
-    });
+    beast::error_code ec =
+        runOp(ioc, [&](OpDone done) { http::async_write(stream, req, done); });
     if (ec)
       return transportError(ec, "", request, url, "writing to");
 
@@ -345,8 +512,8 @@ private:
     parser.header_limit(1 << 20);
     if (verb == http::verb::head)
       parser.skip(true);
-    ec = runOp(ioc, [&](auto handler) {
-      http::async_read(stream, buffer, parser, std::move(handler));
+    ec = runOp(ioc, [&](OpDone done) {
+      http::async_read(stream, buffer, parser, done);
     });
     if (ec == ssl::error::stream_truncated) {
       // The peer closed without close_notify: fine when the reply was
@@ -385,22 +552,23 @@ private:
                                         ": cannot resolve host '" + url->host +
                                         "': " + ec.message());
 
-    auto arm = [&](beast::tcp_stream &tcpStream) {
+    // Arms the deadline and connects: one function for both kinds of
+    // stream, so the connect operation is instantiated once.
+    auto connect = [&](beast::tcp_stream &tcpStream) {
       if (request.timeoutMs > 0)
         tcpStream.expires_after(std::chrono::milliseconds(request.timeoutMs));
       else
         tcpStream.expires_never();
+      return runOp(
+          ioc, [&](OpDone done) { tcpStream.async_connect(endpoints, done); });
     };
 
     if (!url->tls) {
       beast::tcp_stream stream(ioc);
-      arm(stream);
-      ec = runOp(ioc, [&](auto handler) {
-        stream.async_connect(endpoints, std::move(handler));
-      });
+      ec = connect(stream);
       if (ec)
         return transportError(ec, "", request, *url, "connecting to");
-      auto result = exchange(ioc, stream, request, *url);
+      auto result = exchange(ioc, AnyStream(stream), request, *url);
       beast::error_code ignored;
       stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
       return result;
@@ -411,7 +579,8 @@ private:
     if (!ctx) // A configuration error: retrying would not help.
       return Error(ErrorCode::InvalidInput,
                    describe(request.method, *url) + ": " + ctxError);
-    beast::ssl_stream<beast::tcp_stream> stream(ioc, *ctx);
+    beast::tcp_stream lower(ioc); // under TLS; outlives `stream`
+    TlsStream stream(lower, *ctx);
     SSL *ssl = stream.native_handle();
     // Host name (or IP address) verification, done by OpenSSL during the
     // handshake; SNI only for names, as RFC 6066 forbids literals.
@@ -433,16 +602,12 @@ private:
                                         (detail.empty() ? "" : ": " + detail));
     }
 
-    arm(beast::get_lowest_layer(stream));
-    ec = runOp(ioc, [&](auto handler) {
-      beast::get_lowest_layer(stream).async_connect(endpoints,
-                                                    std::move(handler));
-    });
+    ec = connect(lower);
     if (ec)
       return transportError(ec, "", request, *url, "connecting to");
     ERR_clear_error();
-    ec = runOp(ioc, [&](auto handler) {
-      stream.async_handshake(ssl::stream_base::client, std::move(handler));
+    ec = runOp(ioc, [&](OpDone done) {
+      stream.async_handshake(ssl::stream_base::client, done);
     });
     if (ec) {
       if (ec == beast::error::timeout)
@@ -463,11 +628,10 @@ private:
                    describe(request.method, *url) + ": TLS handshake with " +
                        url->authority() + " failed: " + detail);
     }
-    auto result = exchange(ioc, stream, request, *url);
+    auto result = exchange(ioc, AnyStream(stream), request, *url);
     ERR_clear_error();
     beast::error_code ignored;
-    beast::get_lowest_layer(stream).socket().shutdown(
-        tcp::socket::shutdown_both, ignored);
+    lower.socket().shutdown(tcp::socket::shutdown_both, ignored);
     return result;
   }
 };
@@ -526,57 +690,127 @@ int monthIndex(const char *name) {
   return 0;
 }
 
-/// Parses an HTTP-date (IMF-fixdate, RFC 850 or asctime) into epoch ms.
+/// A left-to-right reader for the fixed date formats below (what sscanf
+/// would do, without linking the scanf machinery into every executable).
+class DateReader {
+public:
+  explicit DateReader(const std::string &text) : text(text) {}
+
+  /// A run of ASCII letters (at least one).
+  std::optional<std::string> letters() {
+    size_t start = at;
+    while (at < text.size() &&
+           std::isalpha(static_cast<unsigned char>(text[at])))
+      ++at;
+    if (at == start)
+      return std::nullopt;
+    return text.substr(start, at - start);
+  }
+  /// A run of 1 to 9 decimal digits.
+  std::optional<int> number() {
+    size_t start = at;
+    int value = 0;
+    while (at < text.size() && at - start < 9 &&
+           std::isdigit(static_cast<unsigned char>(text[at])))
+      value = value * 10 + (text[at++] - '0');
+    if (at == start)
+      return std::nullopt;
+    return value;
+  }
+  bool literal(char c) {
+    if (at < text.size() && text[at] == c) {
+      ++at;
+      return true;
+    }
+    return false;
+  }
+  /// One or more spaces.
+  bool spaces() {
+    size_t start = at;
+    while (at < text.size() && text[at] == ' ')
+      ++at;
+    return at > start;
+  }
+  /// `hh:mm:ss`.
+  bool clock(int &hh, int &mm, int &ss) {
+    auto h = number();
+    if (!h || !literal(':'))
+      return false;
+    auto m = number();
+    if (!m || !literal(':'))
+      return false;
+    auto s = number();
+    if (!s)
+      return false;
+    hh = *h, mm = *m, ss = *s;
+    return true;
+  }
+  bool atEnd() const { return at == text.size(); }
+
+private:
+  const std::string &text;
+  size_t at = 0;
+};
+
+/// Parses an HTTP-date (IMF-fixdate, RFC 850 or asctime, RFC 9110 §5.6.7)
+/// into epoch ms.
 std::optional<int64_t> parseHttpDate(const std::string &text) {
   int day = 0, year = 0, hh = 0, mm = 0, ss = 0;
-  char mon[4] = {0}, wk[16] = {0};
   int month = 0;
-  // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
-  if (std::sscanf(text.c_str(), "%15[A-Za-z], %d %3s %d %d:%d:%d GMT", wk, &day,
-                  mon, &year, &hh, &mm, &ss) == 7) {
-    month = monthIndex(mon);
-  } else if (std::sscanf(text.c_str(), "%15[A-Za-z], %d-%3s-%d %d:%d:%d GMT",
-                         wk, &day, mon, &year, &hh, &mm, &ss) == 7) {
-    // RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
-    month = monthIndex(mon);
-    if (year < 100)
-      year += year < 70 ? 2000 : 1900;
-  } else if (std::sscanf(text.c_str(), "%15s %3s %d %d:%d:%d %d", wk, mon, &day,
-                         &hh, &mm, &ss, &year) == 7) {
-    // asctime: Sun Nov  6 08:49:37 1994
-    month = monthIndex(mon);
-  } else {
+  DateReader r(text);
+  if (!r.letters())
     return std::nullopt;
+  if (r.literal(',')) {
+    r.spaces();
+    auto d = r.number();
+    if (!d)
+      return std::nullopt;
+    day = *d;
+    std::optional<std::string> mon;
+    if (r.literal('-')) {
+      // RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
+      mon = r.letters();
+      auto y = mon && r.literal('-') ? r.number() : std::nullopt;
+      if (!y)
+        return std::nullopt;
+      year = *y < 100 ? *y + (*y < 70 ? 2000 : 1900) : *y;
+    } else {
+      // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
+      if (!r.spaces())
+        return std::nullopt;
+      mon = r.letters();
+      auto y = mon && r.spaces() ? r.number() : std::nullopt;
+      if (!y)
+        return std::nullopt;
+      year = *y;
+    }
+    if (!r.spaces() || !r.clock(hh, mm, ss) || !r.spaces() ||
+        r.letters().value_or("") != "GMT")
+      return std::nullopt;
+    month = monthIndex(mon->c_str());
+  } else {
+    // asctime: Sun Nov  6 08:49:37 1994
+    if (!r.spaces())
+      return std::nullopt;
+    std::optional<std::string> mon = r.letters();
+    if (!mon || !r.spaces())
+      return std::nullopt;
+    auto d = r.number();
+    if (!d || !r.spaces() || !r.clock(hh, mm, ss) || !r.spaces())
+      return std::nullopt;
+    auto y = r.number();
+    if (!y)
+      return std::nullopt;
+    day = *d, year = *y;
+    month = monthIndex(mon->c_str());
   }
-  if (month == 0 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 ||
-      year < 1970)
+  r.spaces();
+  if (!r.atEnd() || month == 0 || day < 1 || day > 31 || hh > 23 || mm > 59 ||
+      ss > 60 || year < 1970)
     return std::nullopt;
   int64_t days = daysFromCivil(year, static_cast<unsigned>(month),
                                static_cast<unsigned>(day));
   return ((days * 24 + hh) * 60 + mm) * 60000 + int64_t(ss) * 1000;
-}
-
-/// Epoch ms of an RFC 3339 UTC timestamp (what Clock::timestamp returns).
-std::optional<int64_t> parseRfc3339(const std::string &text) {
-  int year = 0, month = 0, day = 0, hh = 0, mm = 0, ss = 0;
-  if (std::sscanf(text.c_str(), "%d-%d-%dT%d:%d:%d", &year, &month, &day, &hh,
-                  &mm, &ss) != 6 ||
-      month < 1 || month > 12 || day < 1 || day > 31)
-    return std::nullopt;
-  int64_t ms = 0;
-  size_t dot = text.find('.');
-  if (dot != std::string::npos) {
-    int digits = 0;
-    for (size_t i = dot + 1; i < text.size() && digits < 3 &&
-                             std::isdigit(static_cast<unsigned char>(text[i]));
-         ++i, ++digits)
-      ms = ms * 10 + (text[i] - '0');
-    while (digits++ < 3)
-      ms *= 10;
-  }
-  int64_t days = daysFromCivil(year, static_cast<unsigned>(month),
-                               static_cast<unsigned>(day));
-  return ((days * 24 + hh) * 60 + mm) * 60000 + int64_t(ss) * 1000 + ms;
 }
 
 /// The delay a Retry-After value asks for, in ms, or nullopt when absent or
@@ -599,7 +833,7 @@ std::optional<int64_t> retryAfterMs(const std::string &raw, Clock &clock) {
   auto when = parseHttpDate(value);
   if (!when)
     return std::nullopt;
-  auto now = parseRfc3339(clock.timestamp());
+  auto now = parseTimestamp(clock.timestamp());
   int64_t nowMs = now ? *now
                       : std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::system_clock::now().time_since_epoch())

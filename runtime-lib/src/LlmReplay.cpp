@@ -11,24 +11,57 @@
 //===----------------------------------------------------------------------===//
 #include "iterc/rt/Llm.h"
 
+#include "FileText.h"
+
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <unistd.h>
 
 using namespace iterc::rt;
 
 namespace {
 
+/// `value` with every object's keys in sorted (byte) order: what converting
+/// it to nlohmann::json, whose objects are std::maps, would do, without a
+/// second instantiation of the JSON library for that type.
+Json sortedCopy(const Json &value) {
+  if (value.is_object()) {
+    const Json::object_t &object = value.get_ref<const Json::object_t &>();
+    std::vector<const Json::object_t::value_type *> members;
+    members.reserve(object.size());
+    for (const auto &member : object)
+      members.push_back(&member);
+    std::sort(members.begin(), members.end(),
+              [](const auto *a, const auto *b) { return a->first < b->first; });
+    Json out = Json::object();
+    // The keys are unique already: append without ordered_map's search.
+    Json::object_t &sorted = out.get_ref<Json::object_t &>();
+    sorted.reserve(members.size());
+    for (const auto *member : members)
+      sorted.emplace_back(member->first, sortedCopy(member->second));
+    return out;
+  }
+  if (value.is_array()) {
+    Json out = Json::array();
+    Json::array_t &items = out.get_ref<Json::array_t &>();
+    items.reserve(value.size());
+    for (const Json &item : value)
+      items.push_back(sortedCopy(item));
+    return out;
+  }
+  return value;
+}
+
+std::string keyText(const Json &sorted) {
+  return sorted.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
 /// The match key of a canonical request: its dump with every object's keys
 /// sorted.
 std::string sortedKey(const Json &request) {
-  // Converting to nlohmann::json (std::map objects) sorts every object's
-  // keys without a text round trip.
-  nlohmann::json sorted(request);
-  return sorted.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return keyText(sortedCopy(request));
 }
 
 std::string lastUserMessage(const LlmRequest &request) {
@@ -102,16 +135,11 @@ std::unique_ptr<ReplayProvider> ReplayProvider::fromJson(const Json &cassette) {
 
 Expected<std::unique_ptr<ReplayProvider>>
 ReplayProvider::load(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
+  std::optional<std::string> text = readFileText(path);
+  if (!text)
     return Error(ErrorCode::InvalidInput, "cannot open cassette '" + path +
                                               "': " + std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad())
-    return Error(ErrorCode::InvalidInput,
-                 "cannot read cassette '" + path + "'");
-  auto json = parseJson(text.str());
+  auto json = parseJson(*text);
   if (!json)
     return Error(ErrorCode::InvalidInput,
                  "cassette '" + path + "' is not valid JSON");
@@ -119,8 +147,8 @@ ReplayProvider::load(const std::string &path) {
 }
 
 Expected<LlmResponse> ReplayProvider::complete(const LlmRequest &request) {
-  std::string key = request.matchKey.empty() ? request.computeMatchKey()
-                                             : request.matchKey;
+  std::string key =
+      request.matchKey.empty() ? request.computeMatchKey() : request.matchKey;
   std::lock_guard<std::mutex> lock(mutex);
   auto it = entries.find(key);
   if (it == entries.end() || it->second.empty()) {
@@ -179,17 +207,13 @@ Status RecordingProvider::flush() {
     text = cassette.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
   }
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out)
+  bool opened = false;
+  if (!writeFileText(tmp, text, &opened)) {
+    if (!opened)
       return Error(ErrorCode::Store, "cannot write cassette '" + tmp +
                                          "': " + std::strerror(errno));
-    out << text;
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      return Error(ErrorCode::Store, "cannot write cassette '" + tmp + "'");
-    }
+    std::remove(tmp.c_str());
+    return Error(ErrorCode::Store, "cannot write cassette '" + tmp + "'");
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
@@ -201,38 +225,52 @@ Status RecordingProvider::flush() {
 }
 
 std::string LlmRequest::computeMatchKey() const {
-  // The same document as sortedKey(canonical()), built straight into a
-  // std::map-backed json (keys sorted as they are inserted) instead of
-  // building the ordered form and converting it: this runs on every model
-  // call.
-  nlohmann::json out;
-  out["provider"] = provider;
-  out["model"] = model;
-  nlohmann::json msgs = nlohmann::json::array();
+  // The same document as sortedKey(canonical()), built straight in sorted
+  // key order instead of building the canonical form and sorting a copy:
+  // this runs on every model call. Members are appended to vectors
+  // reserved beforehand: growing an ordered object copies its members.
+  auto object = [](Json &value, size_t members) -> Json::object_t & {
+    value = Json::object();
+    Json::object_t &o = value.get_ref<Json::object_t &>();
+    o.reserve(members);
+    return o;
+  };
+  // One instantiation of emplace_back, whatever the key's length.
+  auto add = [](Json::object_t &o, const char *key, Json value) {
+    o.emplace_back(std::string(key), std::move(value));
+  };
+  Json msgs = Json::array();
+  msgs.get_ref<Json::array_t &>().reserve(messages.size());
   for (const LlmMessage &m : messages) {
-    nlohmann::json jm;
-    jm["role"] = m.role;
-    jm["content"] = m.content;
-    if (!m.toolCalls.is_null() && !m.toolCalls.empty())
-      jm["tool_calls"] = nlohmann::json(m.toolCalls);
+    Json jm;
+    Json::object_t &o = object(jm, 4);
+    add(o, "content", m.content);
+    add(o, "role", m.role);
     if (!m.toolCallId.empty())
-      jm["tool_call_id"] = m.toolCallId;
+      add(o, "tool_call_id", m.toolCallId);
+    if (!m.toolCalls.is_null() && !m.toolCalls.empty())
+      add(o, "tool_calls", sortedCopy(m.toolCalls));
     msgs.push_back(std::move(jm));
   }
-  out["messages"] = std::move(msgs);
-  out["output_schema"] = nlohmann::json(outputSchema);
-  out["schema_name"] = schemaName;
-  nlohmann::json jtools = nlohmann::json::array();
+  Json jtools = Json::array();
+  jtools.get_ref<Json::array_t &>().reserve(tools.size());
   for (const ToolSpec &t : tools) {
-    nlohmann::json jt;
-    jt["name"] = t.name;
-    jt["description"] = t.description;
-    jt["input_schema"] = nlohmann::json(t.inputSchema);
+    Json jt;
+    Json::object_t &o = object(jt, 3);
+    add(o, "description", t.description);
+    add(o, "input_schema", sortedCopy(t.inputSchema));
+    add(o, "name", t.name);
     jtools.push_back(std::move(jt));
   }
-  out["tools"] = std::move(jtools);
-  out["max_tokens"] =
-      maxTokens ? nlohmann::json(*maxTokens) : nlohmann::json(nullptr);
-  out["reasoning_effort"] = reasoningEffort;
-  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  Json out;
+  Json::object_t &o = object(out, 8);
+  add(o, "max_tokens", maxTokens ? Json(*maxTokens) : Json(nullptr));
+  add(o, "messages", std::move(msgs));
+  add(o, "model", model);
+  add(o, "output_schema", sortedCopy(outputSchema));
+  add(o, "provider", provider);
+  add(o, "reasoning_effort", reasoningEffort);
+  add(o, "schema_name", schemaName);
+  add(o, "tools", std::move(jtools));
+  return keyText(out);
 }

@@ -8,6 +8,8 @@
 //===----------------------------------------------------------------------===//
 #include "iterc/rt/Stack.h"
 
+#include "FileText.h"
+
 #include "iterc/rt/Clock.h"
 #include "iterc/rt/Http.h"
 #include "iterc/rt/Tool.h"
@@ -16,11 +18,9 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <set>
-#include <sstream>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -78,12 +78,7 @@ iterc::rt::startOrder(const std::vector<ServiceDesc> &all,
 namespace {
 
 std::string tailOf(const std::string &path, size_t lines) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return "";
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
+  std::string text = readFileText(path).value_or("");
   if (!text.empty() && text.back() == '\n')
     text.pop_back();
   size_t at = text.size();

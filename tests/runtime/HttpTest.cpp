@@ -46,7 +46,6 @@ HttpResponse status(int code, Headers headers = {}) {
   return r;
 }
 
-
 std::string writeTempFile(const std::string &content) {
   char path[] = "/tmp/iterc-http-test-XXXXXX";
   int fd = ::mkstemp(path);
@@ -529,6 +528,34 @@ TEST_CASE("http: Retry-After is capped and accepts HTTP dates", "[http]") {
                 status(200)};
     REQUIRE(sendWithRetry(t, HttpRequest(), policy, clock, onRetry).ok());
     CHECK(delays == std::vector<int64_t>{0});
+  }
+  // The fake clock starts at 2026-01-01T00:00:00Z, a Thursday, and moves
+  // on by each delay slept.
+  SECTION("each HTTP-date format") {
+    policy.maxDelayMs = 60000;
+    ScriptedTransport t;
+    t.script = {
+        status(429, {{"Retry-After", "Thu, 01 Jan 2026 00:00:03 GMT"}}),
+        status(429, {{"Retry-After", "Thursday, 01-Jan-26 00:00:07 GMT"}}),
+        status(429, {{"Retry-After", "Thu Jan  1 00:00:09 2026"}}),
+        status(200)};
+    REQUIRE(sendWithRetry(t, HttpRequest(), policy, clock, onRetry).ok());
+    CHECK(delays == std::vector<int64_t>{3000, 4000, 2000});
+  }
+  SECTION("a malformed date falls back to backoff") {
+    for (const char *bad :
+         {"Thu, 01 Jan 2026 00:00:03 GMT extra",
+          "Thu, 01 Foo 2026 00:00:03 GMT", "Thu, 32 Jan 2026 00:00:03 GMT",
+          "Thu, 01 Jan 2026 00:03 GMT", "Thu Jan  1 00:00:02",
+          "Thu, 01 Jan 2026 24:00:03 GMT"}) {
+      CAPTURE(bad);
+      delays.clear();
+      ScriptedTransport t;
+      t.script = {status(429, {{"Retry-After", bad}}), status(200)};
+      REQUIRE(sendWithRetry(t, HttpRequest(), policy, clock, onRetry).ok());
+      REQUIRE(delays.size() == 1);
+      CHECK(delays[0] <= 600);
+    }
   }
   SECTION("Retry-After on a 500 is ignored") {
     ScriptedTransport t;

@@ -1,0 +1,33 @@
+//===- FileText.h - Whole-file reads and writes without iostreams -*- C++
+//-*-===//
+//
+// This file declares the two file helpers the runtime uses where it once
+// would use std::ifstream and std::ofstream: a static executable that
+// touches no file stream does not link the iostreams and locale machinery.
+// A read returns the whole file or nothing (a read error is an error, never
+// a shortened text); a write creates or truncates the file with mode 0666
+// minus the umask.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ITERC_RT_SRC_FILETEXT_H
+#define ITERC_RT_SRC_FILETEXT_H
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace iterc::rt {
+
+/// The whole content of `path`, or nullopt when it cannot be opened or read
+/// (errno says why).
+std::optional<std::string> readFileText(const std::string &path);
+
+/// Creates or truncates `path` and writes `text` to it; false when the file
+/// cannot be opened or a write fails (errno says why). `opened`, when given,
+/// tells the two apart.
+bool writeFileText(const std::string &path, std::string_view text,
+                   bool *opened = nullptr);
+
+} // namespace iterc::rt
+
+#endif // ITERC_RT_SRC_FILETEXT_H
