@@ -542,6 +542,7 @@ WorkflowDesc gen::loadProgram(const ProgramInfo &program) {
                             svc.health->intervalMs, svc.health->timeoutMs,
                             svc.health->retries};
     d.workdir = str(svc.workdir);
+    d.generatedDockerfile = str(svc.generatedDockerfile);
     wf.services.push_back(std::move(d));
   }
   wf.stack = strings(program.stack);

@@ -27,15 +27,33 @@
 
 using namespace iterc::rt;
 
-std::optional<int> iterc::rt::hostPort(const std::string &declaration) {
-  std::string host = declaration.substr(0, declaration.find(':'));
-  if (host.empty() || host.size() > 5 ||
-      host.find_first_not_of("0123456789") != std::string::npos)
+namespace {
+
+std::optional<int> portNumber(const std::string &text) {
+  if (text.empty() || text.size() > 5 ||
+      text.find_first_not_of("0123456789") != std::string::npos)
     return std::nullopt;
-  int port = std::stoi(host);
+  int port = std::stoi(text);
   if (port < 1 || port > 65535)
     return std::nullopt;
   return port;
+}
+
+} // namespace
+
+std::optional<int> iterc::rt::hostPort(const std::string &declaration) {
+  size_t colon = declaration.find(':');
+  if (colon != std::string::npos && !portNumber(declaration.substr(colon + 1)))
+    return std::nullopt;
+  return portNumber(declaration.substr(0, colon));
+}
+
+std::optional<int> iterc::rt::containerPort(const std::string &declaration) {
+  size_t colon = declaration.find(':');
+  if (colon != std::string::npos && !portNumber(declaration.substr(0, colon)))
+    return std::nullopt;
+  return portNumber(colon == std::string::npos ? declaration
+                                               : declaration.substr(colon + 1));
 }
 
 Expected<std::vector<const ServiceDesc *>>
@@ -404,4 +422,37 @@ private:
 std::unique_ptr<StackRuntime>
 iterc::rt::makeLocalRuntime(LocalRuntimeOptions options) {
   return std::make_unique<LocalRuntime>(std::move(options));
+}
+
+namespace {
+
+/// Services that `docker compose` (or any orchestrator) runs next to this
+/// runner: reached by name on the service's own port.
+class ExternalRuntime : public StackRuntime {
+public:
+  explicit ExternalRuntime(const std::vector<ServiceDesc> &services)
+      : services(services) {}
+  Status up(const std::vector<const ServiceDesc *> &) override {
+    return Status::success();
+  }
+  void down() override {}
+  std::optional<Endpoint> endpoint(const std::string &service) override {
+    for (const ServiceDesc &s : services)
+      if (s.name == service)
+        for (const std::string &p : s.ports)
+          if (std::optional<int> port = containerPort(p))
+            return Endpoint{s.name, *port};
+    return std::nullopt;
+  }
+  std::string logTail(const std::string &, size_t) override { return ""; }
+
+private:
+  std::vector<ServiceDesc> services;
+};
+
+} // namespace
+
+std::unique_ptr<StackRuntime>
+iterc::rt::makeExternalRuntime(const std::vector<ServiceDesc> &services) {
+  return std::make_unique<ExternalRuntime>(services);
 }

@@ -324,6 +324,9 @@ struct ServiceInfo {
   Strings dependsOn;
   const HealthInfo *health = nullptr;
   const char *workdir = nullptr;
+  /// The Dockerfile iterc wrote for a `build` service that names none (it
+  /// packages `program`); null otherwise.
+  const char *generatedDockerfile = nullptr;
 };
 
 /// A limit of -1 means "not set".

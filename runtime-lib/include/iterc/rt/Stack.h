@@ -38,7 +38,9 @@ struct HealthDesc {
   int64_t retries = 30;
 };
 
-/// A `service` declaration.
+/// A `service` declaration. A service runs from an image or a build
+/// context under the container runtime, and from `program` under the local
+/// runtime; a declaration may give both forms.
 struct ServiceDesc {
   std::string name;
   std::string image;
@@ -51,6 +53,10 @@ struct ServiceDesc {
   std::vector<std::string> dependsOn;
   std::optional<HealthDesc> health;
   std::string workdir;
+  /// For a `build` service without `dockerfile`: the Dockerfile iterc
+  /// generated (FROM scratch, `program` as the entrypoint), which the
+  /// container runtime builds with the context.
+  std::string generatedDockerfile;
 };
 
 /// Where the runner reaches a service.
@@ -65,6 +71,10 @@ struct Endpoint {
 /// The host side of a port declaration ("8080:80" -> 8080, "9090" -> 9090);
 /// nullopt when malformed.
 std::optional<int> hostPort(const std::string &declaration);
+
+/// The service side of a port declaration ("8080:80" -> 80, "9090" ->
+/// 9090); nullopt when malformed.
+std::optional<int> containerPort(const std::string &declaration);
 
 /// `services` ordered so that every service comes after what it depends
 /// on (declaration order otherwise); an InvalidInput error for an unknown
@@ -99,6 +109,44 @@ struct LocalRuntimeOptions {
 };
 
 std::unique_ptr<StackRuntime> makeLocalRuntime(LocalRuntimeOptions options);
+
+struct ContainerRuntimeOptions {
+  /// "podman", "docker", or empty for whichever is installed (podman
+  /// first). An absolute path is used as is.
+  std::string engine;
+  /// Arguments put before every engine command, e.g. "--runtime runc
+  /// --storage-driver vfs" for podman (ITERC_CONTAINER_ARGS).
+  std::vector<std::string> engineArgs;
+  /// Names containers, the network and built images: "<project>-<service>".
+  /// Must be unique per running stack (e.g. "iterc-<workflow>-<run id>").
+  std::string project = "iterc";
+  /// Build contexts and relative paths resolve here.
+  std::string workspace = ".";
+  std::string logDir; ///< <service>.log files; empty: workspace.
+  /// Empty: a network "<project>" made for the stack (services reach each
+  /// other by name, declared ports are published on 127.0.0.1); "host":
+  /// the host's network (no publishing; services listen on the host).
+  std::string network;
+  HttpTransport *http = nullptr; ///< For HTTP health checks; own if null.
+  Clock *clock = nullptr;        ///< Defaults to the system clock.
+  int64_t stopGraceMs = 5000;    ///< `stop --time`, then removal.
+};
+
+/// The container engine `wanted` ("" = podman, else docker) resolved on
+/// the PATH; an error saying what was looked for when none is installed.
+Expected<std::string> findContainerEngine(const std::string &wanted);
+
+/// Services as containers through the docker or podman command line.
+/// Errors (no engine, a failed build, a service that never became healthy)
+/// name the service and end with the tail of its log.
+std::unique_ptr<StackRuntime>
+makeContainerRuntime(ContainerRuntimeOptions options);
+
+/// Services run by someone else (e.g. `docker compose`, with this runner as
+/// one of its services): up() and down() do nothing, and a service is
+/// reached by its name on its container port.
+std::unique_ptr<StackRuntime> makeExternalRuntime(
+    const std::vector<ServiceDesc> &services);
 
 } // namespace iterc::rt
 
