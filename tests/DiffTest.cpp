@@ -150,6 +150,8 @@ const std::map<std::string, std::vector<std::string>> &expectedChanges() {
       {"service_health_changed",
        {"services changed db health.interval",
         "services changed db health.retries"}},
+      {"service_dockerfile_generated",
+       {"services changed api dockerfile", "services changed api program"}},
   };
   return cases;
 }

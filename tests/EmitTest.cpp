@@ -309,3 +309,78 @@ TEST_CASE("a cached rebuild reuses the binary and replays warnings",
   CHECK(!fs::exists(dir.path / "bad"));
   CHECK(readFile(dir.path / "bad.txt").find("error") != std::string::npos);
 }
+
+TEST_CASE("iterc emit and build --context write the generated Dockerfiles of "
+          "services under services/",
+          "[emit][build]") {
+  TempDir dir;
+  const std::string source = R"(service api:
+  build: "./api"
+  program: "bin/server"
+  command: ["--port", "8080"]
+  ports: ["8080"]
+
+service db:
+  image: "postgres:16"
+
+schema out:
+  ok: bool
+
+agent a:
+  model: "openai/gpt-4o-mini"
+  output: out
+
+workflow packaged:
+  entry: a
+  services: [api, db]
+  a -> done
+)";
+  writeFile(dir.path / "wf.iter", source);
+  test::CheckResult r = test::checkSource(source, "wf.iter");
+  REQUIRE(r.codes().empty());
+  std::vector<EmittedFile> files = emitWorkflow(
+      *r.module, makeEmitContext(*r.module, "wf.iter", source), skeletons());
+  const EmittedFile *generated = nullptr;
+  const EmittedFile *cpp = nullptr;
+  for (const EmittedFile &f : files) {
+    if (f.path == "services/api/Dockerfile")
+      generated = &f;
+    if (f.path == "packaged.cpp")
+      cpp = &f;
+  }
+  REQUIRE(generated);
+  REQUIRE(cpp);
+  CHECK(generated->content.find("COPY --chmod=0555 bin/server /app/server\n") !=
+        std::string::npos);
+  // Only the service that packages a program has one.
+  size_t dockerfiles = 0;
+  for (const EmittedFile &f : files)
+    dockerfiles += f.path.rfind("services/", 0) == 0;
+  CHECK(dockerfiles == 1);
+  // The same text is in the C++ tables.
+  CHECK(cpp->content.find(".generatedDockerfile = " +
+                          cppString(generated->content, 4).substr(0, 40)) !=
+        std::string::npos);
+  // The manifest lists it like every file.
+  nlohmann::json manifest = nlohmann::json::parse(files.back().content);
+  bool listed = false;
+  for (const nlohmann::json &f : manifest["files"])
+    if (f["path"] == "services/api/Dockerfile")
+      listed = f["sha256"] == sha256Hex(generated->content);
+  CHECK(listed);
+
+  // iterc emit writes it, creating the directories.
+  std::string env = "cd " + quote(dir.path) +
+                    " && ITERC_CACHE_DIR=" + quote(dir.path / "cache") + " ";
+  REQUIRE(shell(env + ITERC_BINARY " emit wf.iter -o out") == 0);
+  CHECK(readFile(dir.path / "out/services/api/Dockerfile") ==
+        generated->content);
+  CHECK(readFile(dir.path / "out/packaged.cpp") == cpp->content);
+  // The generated tables compile, and the container build context holds
+  // the file too.
+  REQUIRE(shell(env + ITERC_BINARY
+                " build wf.iter -o packaged --context ctx 2>build.txt") == 0);
+  CHECK(readFile(dir.path / "ctx/services/api/Dockerfile") ==
+        generated->content);
+  CHECK(fs::exists(dir.path / "ctx/packaged"));
+}

@@ -875,19 +875,38 @@ TEST_CASE("e2e: service_stack is planned by --dry-run (services are not "
 }
 
 //===----------------------------------------------------------------------===//
-// Documented behaviour the runtime does not have yet
+// The stack in the plan
 //===----------------------------------------------------------------------===//
 
-TEST_CASE("e2e: documented but not implemented yet", "[e2e][!mayfail]") {
-  SECTION("the dry-run plan lists the services the run brings up") {
-    TempDir tmp("service_stack_plan");
-    std::string wf = buildExample("service_stack", tmp);
-    Step step = parseStep(runProcess({wf, "run", "--dry-run", "--json"},
-                                     baseEnv(), tmp.path(), 60));
-    INFO(step.describe());
-    CHECK(contains(step.result.dump(), "\"db\""));
-    CHECK(contains(step.result.dump(), "\"api\""));
-  }
+TEST_CASE("e2e: the dry-run plan lists the services in start order, and "
+          "what the chosen runtime cannot start",
+          "[e2e]") {
+  TempDir tmp("service_stack_plan");
+  std::string wf = buildExample("service_stack", tmp);
+  Step step = parseStep(runProcess({wf, "run", "--dry-run", "--json"},
+                                   baseEnv(), tmp.path(), 60));
+  INFO(step.describe());
+  REQUIRE(step.result.is_object());
+  const Json &services = step.result["services"];
+  REQUIRE(services.size() == 2);
+  CHECK(services[0]["name"] == "db"); // api depends on db
+  CHECK(services[1]["name"] == "api");
+  CHECK(services[1]["depends_on"] == Json::array({"db"}));
+  CHECK(step.result["stack"] == "local");
+  // Neither has a local form: the plan says so before anything runs.
+  CHECK(contains(services[0]["problem"].get<std::string>(), "--stack container"));
+
+  Step container = parseStep(
+      runProcess({wf, "run", "--dry-run", "--json", "--stack", "container"},
+                 baseEnv(), tmp.path(), 60));
+  INFO(container.describe());
+  CHECK(container.result["stack"] == "container");
+  CHECK(container.result["services"][0]["problem"].is_null());
+
+  ProcResult bad = runProcess({wf, "run", "--dry-run", "--stack", "vm"},
+                              baseEnv(), tmp.path(), 60);
+  CHECK(bad.exitCode == 2);
+  CHECK(contains(bad.err, "unknown stack runtime 'vm'"));
 }
 
 //===----------------------------------------------------------------------===//

@@ -324,8 +324,9 @@ TEST_CASE("compose: the runner passes provider keys and ${ENV} refs by name",
   int at = lineIndex(c, "    environment:");
   REQUIRE(at >= 0);
   std::vector<std::string> ls = lines(c);
+  CHECK(ls[at + 1] == "      - \"ITERC_STACK=external\"");
   for (size_t i = 0; i < expected.size(); ++i)
-    CHECK(ls[at + 1 + i] == "      - \"" + expected[i] + "\"");
+    CHECK(ls[at + 2 + i] == "      - \"" + expected[i] + "\"");
   CHECK(c.find("https://api.example.com") == std::string::npos);
   CHECK(c.find("claude-3-5-haiku") == std::string::npos);
 }
@@ -359,12 +360,13 @@ TEST_CASE("compose: depends_on is gated by health checks", "[stack]") {
   CHECK(ls[db + 4] == "    environment:");
   CHECK(ls[db + 5] == "      \"POSTGRES_PASSWORD\": \"pa$$word\"");
   CHECK(ls[db + 6] == "      \"POSTGRES_DB\": \"app\"");
-  CHECK(ls[db + 7] == "    healthcheck:");
-  CHECK(ls[db + 8] ==
+  CHECK(ls[db + 7] == "    networks: [\"stack\"]");
+  CHECK(ls[db + 8] == "    healthcheck:");
+  CHECK(ls[db + 9] ==
         "      test: [\"CMD\", \"pg_isready\", \"-U\", \"postgres\"]");
-  CHECK(ls[db + 9] == "      interval: \"2s\"");
-  CHECK(ls[db + 10] == "      timeout: \"5s\"");
-  CHECK(ls[db + 11] == "      retries: 10");
+  CHECK(ls[db + 10] == "      interval: \"2s\"");
+  CHECK(ls[db + 11] == "      timeout: \"5s\"");
+  CHECK(ls[db + 12] == "      retries: 10");
 
   // api: build, command, working_dir, depends_on, HTTP health via wget/curl
   // on the container port.
@@ -550,6 +552,343 @@ TEST_CASE("compose quotes hostile strings so that YAML reads them back",
   nlohmann::json parsed = nlohmann::json::parse(json);
   CHECK(parsed[0].get<std::string>() == readBack);
   CHECK(parsed[1] == nlohmann::json(db->command));
+}
+
+//===----------------------------------------------------------------------===//
+// Services: container and local forms, generated Dockerfiles
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// A file declaring `services` (first, so that they start on line 1) and a
+/// workflow that starts `started`.
+std::string serviceFile(const std::string &services,
+                        const std::string &started = "api") {
+  return services + R"(
+schema out:
+  ok: bool
+
+agent a:
+  model: "openai/gpt-4o-mini"
+  output: out
+
+workflow svc:
+  entry: a
+  services: [)" +
+         started + R"(]
+  a -> done
+)";
+}
+
+/// A build service that packages a program: iterc writes its Dockerfile.
+const std::string kPackagedService = R"(service api:
+  build: "./api"
+  program: "./bin/server"
+  command: ["--port", "8080", "--name", "a 'quoted' $NAME"]
+  ports: ["8081:8080", "9090", "8080"]
+  workdir: "/srv"
+)";
+
+std::string packagedAt(const std::string &context) {
+  return "service api:\n  build: \"" + context +
+         "\"\n  program: \"bin/server\"\n  ports: [\"8080\"]\n";
+}
+
+} // namespace
+
+TEST_CASE("services: image or build, at least one source, dockerfile only "
+          "with build (C116)",
+          "[stack][sema]") {
+  struct Case {
+    std::string decl;
+    std::string diagnostic; ///< "line:column: error[CODE]: message"
+  };
+  const std::vector<Case> cases = {
+      {"service api:\n  image: \"x:1\"\n  build: \"./api\"\n"
+       "  dockerfile: \"Dockerfile\"\n",
+       "1:9: error[C116]: service 'api' has both 'image' and 'build'; its "
+       "container runs a pulled image or a built one, not both"},
+      {"service api:\n  ports: [\"8080\"]\n",
+       "1:9: error[C116]: service 'api' runs nothing; give it an 'image', a "
+       "'build' context or a 'program'"},
+      {"service api:\n  image: \"x:1\"\n  dockerfile: \"Dockerfile\"\n",
+       "3:3: error[C116]: service 'api' names a dockerfile but no 'build' "
+       "context; 'dockerfile' only goes with 'build'"},
+      {"service api:\n  program: \"./bin/api\"\n  dockerfile: \"Dockerfile\"\n",
+       "3:3: error[C116]: service 'api' names a dockerfile but no 'build' "
+       "context; 'dockerfile' only goes with 'build'"},
+  };
+  for (const Case &c : cases) {
+    CheckResult r = checkSource(serviceFile(c.decl), "demo.iter");
+    std::string text = r.render();
+    INFO(c.decl << "\n" << text);
+    CHECK(r.allCodes() == std::vector<std::string>{"C116"});
+    CHECK(text.find("demo.iter:" + c.diagnostic + "\n") != std::string::npos);
+  }
+  // An empty source is an invalid value, and nothing more.
+  CheckResult empty = checkSource(
+      serviceFile("service api:\n  image: \"\"\n  program: \"x\"\n"),
+      "demo.iter");
+  CHECK(empty.allCodes() == std::vector<std::string>{"E020"});
+  empty =
+      checkSource(serviceFile("service api:\n  build: \"\"\n"), "demo.iter");
+  CHECK(empty.allCodes() == std::vector<std::string>{"E020"});
+  // A container form and a local form together are fine.
+  for (const char *ok :
+       {"service api:\n  image: \"x:1\"\n  program: \"/usr/bin/api\"\n",
+        "service api:\n  build: \"./api\"\n  dockerfile: \"Dockerfile\"\n"
+        "  program: \"../bin/api\"\n",
+        "service api:\n  build: \"./api\"\n  program: \"bin/api\"\n",
+        "service api:\n  image: \"x:1\"\n",
+        "service api:\n  program: \"api\"\n"}) {
+    CheckResult r = checkSource(serviceFile(ok), "demo.iter");
+    INFO(ok << "\n" << r.render());
+    CHECK(r.allCodes().empty());
+  }
+}
+
+TEST_CASE("services: a build without dockerfile needs a program (C128)",
+          "[stack][sema]") {
+  CheckResult r = checkSource(
+      serviceFile("service api:\n  build: \"./api\"\n  command: [\"x\"]\n"),
+      "demo.iter");
+  std::string text = r.render();
+  INFO(text);
+  CHECK(r.allCodes() == std::vector<std::string>{"C128"});
+  CHECK(text.find("demo.iter:1:9: error[C128]: service 'api' is built from "
+                  "'./api' but names no dockerfile; add 'dockerfile:' or "
+                  "'program:' (the executable iterc packages FROM "
+                  "scratch)\n") != std::string::npos);
+  // The caret is under the service name.
+  CHECK(text.find("service api:\n") != std::string::npos);
+  CHECK(text.find("        ^~~") != std::string::npos);
+}
+
+TEST_CASE("services: a packaged program is a plain path inside the build "
+          "context (C129)",
+          "[stack][sema]") {
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"../bin/server", "it leaves the build context with '..'"},
+      {"bin/../../server", "it leaves the build context with '..'"},
+      {"/usr/bin/server",
+       "it is absolute; name it relative to the build context"},
+      {"bin/my server", "it holds a space or a control character, which a "
+                        "Dockerfile COPY line cannot carry"},
+      {"bin/$NAME",
+       "it holds '$', which a Dockerfile COPY would expand or match"},
+      {"bin/*", "it holds '*', which a Dockerfile COPY would expand or match"},
+      {"bin/", "it names a directory"},
+      {".", "it names no file"},
+      {"bin/.", "it names no file"},
+  };
+  for (const auto &[program, reason] : bad) {
+    CheckResult r = checkSource(
+        serviceFile("service api:\n  build: \"./api\"\n  program: \"" +
+                    program + "\"\n"),
+        "demo.iter");
+    std::string text = r.render();
+    INFO(program << "\n" << text);
+    CHECK(r.allCodes() == std::vector<std::string>{"C129"});
+    CHECK(text.find("demo.iter:3:12: error[C129]: program '" + program +
+                    "' of service 'api' must be a file inside its build "
+                    "context './api': " +
+                    reason + "\n") != std::string::npos);
+  }
+  for (const char *program :
+       {"server", "./bin/server", "bin/./server", "bin//server", "a-b_c.1+x"}) {
+    CheckResult r = checkSource(
+        serviceFile("service api:\n  build: \"./api\"\n  program: \"" +
+                    std::string(program) + "\"\n"),
+        "demo.iter");
+    INFO(program << "\n" << r.render());
+    CHECK(r.allCodes().empty());
+  }
+}
+
+TEST_CASE("a build service with a program gets a generated FROM-scratch "
+          "Dockerfile",
+          "[stack]") {
+  auto m = compile(serviceFile(kPackagedService + R"(
+service db:
+  image: "postgres:16"
+  program: "/usr/lib/postgresql/16/bin/postgres"
+
+service plain:
+  build: "./plain"
+  program: "server"
+)",
+                               "api, db, plain"));
+  EmitContext ctx = contextFor("svc");
+  const ir::Service &api = m->services[0];
+  const ir::Service &db = m->services[1];
+  const ir::Service &plain = m->services[2];
+  CHECK(api.generatesDockerfile());
+  CHECK(!db.generatesDockerfile());
+  CHECK(serviceDockerfilePath(api) == "services/api/Dockerfile");
+  CHECK(serviceDockerfilePath(db).empty());
+  CHECK(emitServiceDockerfile(db, ctx).empty());
+  std::string d = emitServiceDockerfile(api, ctx);
+  CHECK(d ==
+        "# Generated by iterc 0.1.0 from examples/demo.iter. DO NOT EDIT.\n"
+        "# The image of service 'api': FROM scratch with the program "
+        "./bin/server, copied from the build context ./api.\n"
+        "# COPY --chmod needs BuildKit (Docker's default builder) or "
+        "buildah.\n"
+        "FROM scratch\n"
+        "COPY --chmod=0555 bin/server /app/server\n"
+        "WORKDIR /srv\n"
+        "USER 65532:65532\n"
+        "EXPOSE 8080 9090\n"
+        "ENTRYPOINT [\"/app/server\"]\n"
+        "CMD [\"--port\", \"8080\", \"--name\", \"a 'quoted' $NAME\"]\n");
+  auto again = compile(serviceFile(kPackagedService));
+  CHECK(d == emitServiceDockerfile(again->services.front(), ctx));
+  // Without workdir, ports and command: /app, no EXPOSE, no CMD.
+  std::string p = emitServiceDockerfile(plain, ctx);
+  CHECK(hasLine(p, "COPY --chmod=0555 server /app/server"));
+  CHECK(hasLine(p, "WORKDIR /app"));
+  CHECK(hasLine(p, "ENTRYPOINT [\"/app/server\"]"));
+  CHECK(p.find("EXPOSE") == std::string::npos);
+  CHECK(p.find("CMD") == std::string::npos);
+
+  // The README says how each service runs.
+  std::string r = emitReadme(*m, ctx);
+  CHECK(hasLine(r, "| `api` | build `./api` with program `./bin/server` "
+                   "(generated `services/api/Dockerfile`) | `8081:8080`, "
+                   "`9090`, `8080` | - | yes |"));
+  CHECK(hasLine(r, "| `db` | image `postgres:16`; without containers, program "
+                   "`/usr/lib/postgresql/16/bin/postgres` | - | - | yes |"));
+}
+
+TEST_CASE("compose builds a packaged program with its generated Dockerfile",
+          "[stack]") {
+  EmitContext ctx = contextFor("svc");
+  // A plain relative context: the path from it to the emitted file.
+  const std::vector<std::pair<std::string, std::string>> relative = {
+      {"./api", "../services/api/Dockerfile"},
+      {".", "services/api/Dockerfile"},
+      {"apps//api/", "../../services/api/Dockerfile"},
+      {"./apps/./api", "../../services/api/Dockerfile"},
+  };
+  ComposeFiles files;
+  for (const auto &[context, dockerfile] : relative) {
+    auto m = compile(serviceFile(packagedAt(context)));
+    std::string c = emitCompose(*m, ctx);
+    INFO(c);
+    int api = lineIndex(c, "  \"api\":");
+    REQUIRE(api >= 0);
+    int build = lineIndex(c, "    build:", api);
+    REQUIRE(build > api);
+    std::vector<std::string> ls = lines(c);
+    CHECK(ls[build + 1] == "      context: \"" + context + "\"");
+    CHECK(ls[build + 2] == "      dockerfile: \"" + dockerfile + "\"");
+    CHECK(ls[build - 2] == "    # Built with the Dockerfile iterc generated, "
+                           "services/api/Dockerfile: program");
+    CHECK(c.find("dockerfile_inline") == std::string::npos);
+    files.emplace_back("relative" + std::to_string(files.size()), c);
+  }
+  // A context outside the directory, or absolute: the text inline.
+  ComposeFiles inlined;
+  for (const char *context : {"../api", "/srv/api", "./a/../../api"}) {
+    auto m = compile(serviceFile(packagedAt(context)));
+    std::string c = emitCompose(*m, ctx);
+    INFO(c);
+    // Only the runner names a Dockerfile file.
+    CHECK(c.find("      dockerfile: ") == c.rfind("      dockerfile: "));
+    CHECK(c.find("      dockerfile_inline: \"# Generated by iterc 0.1.0") !=
+          std::string::npos);
+    CHECK(c.find("needs Compose v2") != std::string::npos);
+    inlined.emplace_back("inlined" + std::to_string(inlined.size()), c);
+  }
+
+  std::string output;
+  int rc = validateCompose(files, output);
+  if (rc == -2)
+    return;
+  {
+    INFO("validator:\n" << output);
+    CHECK(rc == 0);
+  }
+  // docker-compose 1.x does not know dockerfile_inline: the schema only.
+  rc = validateCompose(inlined, output, /*dockerCompose=*/false);
+  {
+    INFO("validator:\n" << output);
+    CHECK(rc == 0);
+  }
+
+  // YAML reads the inlined text back as the generated Dockerfile, with `$`
+  // doubled for Compose.
+  auto m = compile(serviceFile(
+      "service api:\n  build: \"../api\"\n  program: \"bin/server\"\n"
+      "  command: [\"--name\", \"$USER\"]\n"));
+  std::string text = emitServiceDockerfile(m->services.front(), ctx);
+  std::string escaped;
+  for (char ch : text)
+    escaped += ch == '$' ? std::string("$$") : std::string(1, ch);
+  TempDir dir;
+  writeFile(dir.path / "compose.yaml", emitCompose(*m, ctx));
+  rc = run("python3 -c 'import json, sys, yaml; "
+           "d = yaml.safe_load(open(sys.argv[1], encoding=\"utf-8\")); "
+           "print(json.dumps(d[\"services\"][\"api\"][\"build\"]))' '" +
+           (dir.path / "compose.yaml").string() + "' > '" +
+           (dir.path / "out.json").string() + "' 2>&1");
+  std::string json = readFile(dir.path / "out.json");
+  INFO(json);
+  REQUIRE(rc == 0);
+  nlohmann::json build = nlohmann::json::parse(json);
+  CHECK(build["context"] == "../api");
+  CHECK(build["dockerfile_inline"] == escaped);
+}
+
+TEST_CASE("compose: one network named after the workflow; the runner is "
+          "told the stack is external",
+          "[stack]") {
+  auto m = compile(kStackSource);
+  std::string c = emitCompose(*m, contextFor("stack"));
+  std::vector<std::string> ls = lines(c);
+  // Top level: services, networks, volumes.
+  int networks = lineIndex(c, "networks:");
+  REQUIRE(networks > lineIndex(c, "services:"));
+  CHECK(ls[networks + 1] == "  \"stack\": {}");
+  CHECK(lineIndex(c, "volumes:") == networks + 2);
+  // The runner and every service compose runs (db, api, cache; not the
+  // program service mock) are on it.
+  size_t attached = 0;
+  for (const std::string &l : ls)
+    attached += l == "    networks: [\"stack\"]";
+  CHECK(attached == 4);
+  int runner = lineIndex(c, "  \"stack\":");
+  int runnerNetworks = lineIndex(c, "    networks: [\"stack\"]", runner);
+  CHECK(runnerNetworks == lineIndex(c, "      - \"workspace:/workspace\"") + 1);
+  // The runner reaches the services compose started; no value but this one
+  // is written into its environment.
+  int env = lineIndex(c, "    environment:", runner);
+  CHECK(ls[env + 1] == "      - \"ITERC_STACK=external\"");
+  for (int i = env + 2; ls[i] != "    volumes:"; ++i)
+    CHECK(ls[i].find('=') == std::string::npos);
+  // A workflow without services has the network too, and its runner keeps
+  // the local stack runtime: compose starts nothing for it.
+  std::string plain = emitCompose(*compile(kPlainSource), contextFor("plain"));
+  CHECK(hasLine(plain, "    networks: [\"plain\"]"));
+  CHECK(hasLine(plain, "  \"plain\": {}"));
+  CHECK(!hasLine(plain, "      - \"ITERC_STACK=external\""));
+  // So does one whose only services are programs (started by its tools).
+  std::string programs = emitCompose(*compile(R"(service app:
+  program: "./app/server"
+  ports: ["9000"]
+
+tool build:
+  command: "make"
+  restart: [app]
+
+workflow programs:
+  entry: build
+  build -> done
+)"),
+                                     contextFor("programs"));
+  CHECK(!hasLine(programs, "      - \"ITERC_STACK=external\""));
+  CHECK(hasLine(programs, "  # app: program ./app/server is a process on the "
+                          "host, not a"));
 }
 
 //===----------------------------------------------------------------------===//
@@ -887,4 +1226,103 @@ TEST_CASE("the Dockerfile builds and runs under podman: non-root, writable "
   rc = run(runCmd + " --version > '" + log.string() + "' 2>&1");
   CHECK(rc == 0);
   CHECK(readFile(log) == "probe 1\n");
+}
+
+namespace {
+
+/// A tiny static program standing in for a service's program: it reports
+/// its user, its working directory and its arguments.
+const char *const kServiceProbe = R"(#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  char cwd[512];
+  printf("uid=%d gid=%d\n", (int)getuid(), (int)getgid());
+  printf("cwd=%s\n", getcwd(cwd, sizeof cwd) ? cwd : "?");
+  printf("argv0=%s\n", argv[0]);
+  for (int i = 1; i < argc; ++i)
+    printf("arg=%s\n", argv[i]);
+  return 0;
+}
+)";
+
+} // namespace
+
+TEST_CASE("a generated service Dockerfile builds and runs under podman: the "
+          "program from the context, non-root, its command",
+          "[stack][podman]") {
+  if (!onPath("podman")) {
+    WARN("SKIPPED: podman not installed");
+    return;
+  }
+  if (!onPath("runc")) {
+    WARN("SKIPPED: runc not installed (podman is run with --runtime runc)");
+    return;
+  }
+  if (!onPath("cc")) {
+    WARN("SKIPPED: no C compiler (cc) to build the static probe program");
+    return;
+  }
+  TempDir dir;
+  // The layout `iterc emit -o out` gives, with the context next to it.
+  fs::path context = dir.path / "out" / "api";
+  fs::create_directories(context / "bin");
+  writeFile(dir.path / "probe.c", kServiceProbe);
+  if (run("cc -static -O2 -o '" + (context / "bin" / "server").string() +
+          "' '" + (dir.path / "probe.c").string() + "' >/dev/null 2>&1") != 0) {
+    WARN("SKIPPED: cc -static cannot link a static program here");
+    return;
+  }
+  auto m = compile(serviceFile(R"(service api:
+  build: "./api"
+  program: "./bin/server"
+  command: ["--port", "8080", "two words", "$HOME"]
+  ports: ["18080:8080"]
+  workdir: "/srv/api dir"
+)"));
+  const ir::Service &api = m->services.front();
+  fs::path dockerfile = dir.path / "out" / serviceDockerfilePath(api);
+  writeFile(dockerfile, emitServiceDockerfile(api, contextFor("svc")));
+  // compose.yaml names the same file, relative to the context.
+  std::string compose = emitCompose(*m, contextFor("svc"));
+  CHECK(hasLine(compose, "      dockerfile: \"../services/api/Dockerfile\""));
+  CHECK(fs::equivalent(context / "../services/api/Dockerfile", dockerfile));
+
+  writeFile(dir.path / "containers.conf",
+            "[containers]\ndefault_ulimits = []\n");
+  std::string podman = "CONTAINERS_CONF='" +
+                       (dir.path / "containers.conf").string() +
+                       "' podman --runtime runc --storage-driver vfs";
+  std::string suffix = std::to_string(getpid());
+  PodmanCleanup cleanup{podman, "localhost/iterc-service-test:" + suffix,
+                        "iterc-service-test-" + suffix};
+  const std::string &image = cleanup.image;
+  fs::path log = dir.path / "log.txt";
+  int rc = run(podman + " build --layers=false -t " + image + " -f '" +
+               dockerfile.string() + "' '" + context.string() + "' > '" +
+               log.string() + "' 2>&1");
+  INFO("podman build:\n" << readFile(log));
+  REQUIRE(rc == 0);
+
+  rc = run(podman +
+           " image inspect --format '{{.Config.User}}|{{.Config.WorkingDir}}|"
+           "{{.Config.ExposedPorts}}' " +
+           image + " > '" + log.string() + "' 2>&1");
+  std::string inspect = readFile(log);
+  INFO("podman image inspect:\n" << inspect);
+  REQUIRE(rc == 0);
+  CHECK(inspect.rfind("65532:65532|/srv/api dir|", 0) == 0);
+  CHECK(inspect.find("8080/tcp") != std::string::npos);
+
+  rc = run(podman + " run --rm --network none " + image + " > '" +
+           log.string() + "' 2>&1");
+  std::string out = readFile(log);
+  INFO("podman run:\n" << out);
+  REQUIRE(rc == 0);
+  CHECK(out == "uid=65532 gid=65532\n"
+               "cwd=/srv/api dir\n"
+               "argv0=/app/server\n"
+               "arg=--port\n"
+               "arg=8080\n"
+               "arg=two words\n"
+               "arg=$HOME\n");
 }

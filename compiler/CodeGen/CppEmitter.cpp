@@ -13,6 +13,7 @@
 #include "CodeGen/CppEmitter.h"
 
 #include "CodeGen/Printer.h"
+#include "CodeGen/StackEmitter.h"
 #include "Tools/GraphPrinter.h"
 
 #include <kainjow/mustache.hpp>
@@ -833,6 +834,8 @@ private:
       f.emplace_back("httpChecks", httpChecks(n, k + "_http"));
     if (!n.require.empty())
       f.emplace_back("require", stringsSpan(k + "_require", n.require));
+    if (!n.restart.empty())
+      f.emplace_back("restart", stringsSpan(k + "_restart", n.restart));
     return designated(f);
   }
 
@@ -1102,6 +1105,9 @@ private:
         }
         if (!svc.workdir.empty())
           f.emplace_back("workdir", str(svc.workdir));
+        if (svc.generatesDockerfile())
+          f.emplace_back("generatedDockerfile",
+                         cppString(emitServiceDockerfile(svc, ctx), 4));
         items.push_back(designated(f));
       }
       serviceTable = table("ServiceInfo", "kServices", items);

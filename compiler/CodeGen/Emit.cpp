@@ -88,6 +88,11 @@ std::vector<EmittedFile> codegen::emitWorkflow(const ir::Module &module,
       {ctx.programName + ".cpp", std::move(cpp.source)},
       {ctx.programName + ".h", std::move(cpp.header)},
   };
+  // The Dockerfiles iterc generates for services that package a program.
+  for (const ir::Service &s : module.services)
+    if (s.generatesDockerfile())
+      files.push_back(
+          {serviceDockerfilePath(s), emitServiceDockerfile(s, ctx)});
   std::sort(files.begin(), files.end(),
             [](const EmittedFile &a, const EmittedFile &b) {
               return a.path < b.path;

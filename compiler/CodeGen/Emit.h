@@ -2,7 +2,8 @@
 //
 // This file declares emitWorkflow, which produces the complete set of files
 // for a checked module: the C++ sources, CMakeLists.txt, Dockerfile,
-// compose.yaml, README.md and manifest.json (the iterc version and the
+// compose.yaml, README.md, services/<name>/Dockerfile for each service whose
+// Dockerfile iterc generates, and manifest.json (the iterc version and the
 // sha256 of the source and of every other emitted file). The result is a
 // function of the source text, its relative path and iterc's version.
 //

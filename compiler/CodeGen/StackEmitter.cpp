@@ -22,6 +22,15 @@
 //   inside other images).
 // - `program` services are processes on the host: they cannot be put in a
 //   container from the source alone, so compose lists them in a comment.
+//   A `build` service with `program` and no `dockerfile` gets a generated
+//   FROM-scratch Dockerfile (services/<name>/Dockerfile, written by `iterc
+//   emit`); compose names it by a path from the build context, computed
+//   lexically, or inlines it when the context is not a plain relative path
+//   (`..`, absolute, a URL).
+// - The runner and the services share one network named after the
+//   workflow, and the runner runs with ITERC_STACK=external: compose starts
+//   the services and the runner reaches each by its name on its container
+//   port instead of starting them itself.
 //
 //===----------------------------------------------------------------------===//
 #include "CodeGen/StackEmitter.h"
@@ -401,14 +410,77 @@ bool isProgram(const ir::Service &s) {
   return s.image.empty() && s.buildContext.empty() && !s.program.empty();
 }
 
+/// The container side of a port declaration ("8080:80" -> "80").
+std::string containerPort(const std::string &declaration) {
+  size_t colon = declaration.rfind(':');
+  return colon == std::string::npos ? declaration
+                                    : declaration.substr(colon + 1);
+}
+
+/// The path components of `path` without empty and "." ones.
+std::vector<std::string> pathParts(std::string_view path) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    std::string_view part = path.substr(start, slash == std::string_view::npos
+                                                   ? std::string_view::npos
+                                                   : slash - start);
+    if (!part.empty() && part != ".")
+      parts.emplace_back(part);
+    if (slash == std::string_view::npos)
+      break;
+    start = slash + 1;
+  }
+  return parts;
+}
+
+/// The path of the generated Dockerfile of `s` as compose's `dockerfile`
+/// (relative to the build context, which is relative to the directory of
+/// compose.yaml); "" when it cannot be computed lexically: the context is
+/// absolute, a URL or climbs with "..".
+std::string dockerfileFromContext(const ir::Service &s) {
+  const std::string &context = s.buildContext;
+  if (context.empty() || context[0] == '/' ||
+      context.find("://") != std::string::npos || context.rfind("git@", 0) == 0)
+    return std::string();
+  std::string up;
+  for (const std::string &part : pathParts(context)) {
+    if (part == "..")
+      return std::string();
+    up += "../";
+  }
+  return up + serviceDockerfilePath(s);
+}
+
+/// A Dockerfile word: as is when it holds only characters no instruction
+/// treats specially, else double-quoted.
+std::string dockerWord(std::string_view s) {
+  bool plain = !s.empty();
+  for (char c : s)
+    plain = plain &&
+            (std::isalnum(static_cast<unsigned char>(c)) ||
+             std::string_view("._-/+@:=,%").find(c) != std::string_view::npos);
+  return plain ? std::string(s) : dockerQuote(s);
+}
+
+/// An exec-form (JSON array) Dockerfile argument list: ["a", "b"].
+std::string dockerExecForm(const std::vector<std::string> &words) {
+  std::string out = "[";
+  for (size_t i = 0; i < words.size(); ++i)
+    out +=
+        (i ? ", " : "") +
+        nlohmann::ordered_json(words[i]).dump(
+            -1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  return out + "]";
+}
+
 /// The container port an HTTP health check probes: the container side of
 /// the first published port, or 80.
 std::string healthPort(const ir::Service &s) {
   if (s.ports.empty())
     return "80";
-  const std::string &p = s.ports.front();
-  size_t colon = p.rfind(':');
-  return colon == std::string::npos ? p : p.substr(colon + 1);
+  return containerPort(s.ports.front());
 }
 
 /// The compose name of the runner: the program name, unless a declared
@@ -587,6 +659,55 @@ std::string codegen::emitDockerfile(const ir::Module &m,
 }
 
 //===----------------------------------------------------------------------===//
+// Generated Dockerfiles of services
+//===----------------------------------------------------------------------===//
+
+std::string codegen::serviceDockerfilePath(const ir::Service &s) {
+  if (!s.generatesDockerfile())
+    return std::string();
+  return "services/" + composeKey(s.name) + "/Dockerfile";
+}
+
+std::string codegen::emitServiceDockerfile(const ir::Service &s,
+                                           const EmitContext &ctx) {
+  if (!s.generatesDockerfile())
+    return std::string();
+  // Sema made sure the program is a plain path inside the context.
+  std::vector<std::string> parts = pathParts(s.program);
+  std::string from;
+  for (const std::string &part : parts)
+    from += (from.empty() ? "" : "/") + part;
+  const std::string bin =
+      "/app/" + (parts.empty() ? std::string("program") : parts.back());
+  std::vector<std::string> exposed;
+  for (const std::string &port : s.ports) {
+    std::string p = containerPort(port);
+    if (std::find(exposed.begin(), exposed.end(), p) == exposed.end())
+      exposed.push_back(p);
+  }
+  std::string o;
+  o += "# " + headerText(ctx) + "\n";
+  o += "# The image of service '" + commentText(s.name) +
+       "': FROM scratch with the program " + commentText(s.program) +
+       ", copied from the build context " + commentText(s.buildContext) + ".\n";
+  o += "# COPY --chmod needs BuildKit (Docker's default builder) or buildah.\n";
+  o += "FROM scratch\n";
+  o += "COPY --chmod=0555 " + from + " " + bin + "\n";
+  o += "WORKDIR " + dockerWord(s.workdir.empty() ? "/app" : s.workdir) + "\n";
+  o += "USER " + std::string(kUser) + "\n";
+  if (!exposed.empty()) {
+    o += "EXPOSE";
+    for (const std::string &p : exposed)
+      o += " " + p;
+    o += "\n";
+  }
+  o += "ENTRYPOINT " + dockerExecForm({bin}) + "\n";
+  if (!s.command.empty())
+    o += "CMD " + dockerExecForm(s.command) + "\n";
+  return o;
+}
+
+//===----------------------------------------------------------------------===//
 // compose.yaml
 //===----------------------------------------------------------------------===//
 
@@ -649,7 +770,9 @@ void emitHealthcheck(const ir::Service &s, std::string &o) {
   o += "      retries: " + std::to_string(h.retries) + "\n";
 }
 
-void emitService(const ir::Module &m, const ir::Service &s, std::string &o) {
+void emitService(const ir::Module &m, const ir::Service &s,
+                 const EmitContext &ctx, const std::string &network,
+                 std::string &o) {
   if (isProgram(s)) {
     o += "  # " + commentText(s.name) + ": program " + commentText(s.program) +
          " is a process on the host, not a\n";
@@ -660,10 +783,29 @@ void emitService(const ir::Module &m, const ir::Service &s, std::string &o) {
   if (!s.image.empty()) {
     o += "    image: " + composeQuote(s.image) + "\n";
   } else {
+    std::string generated = serviceDockerfilePath(s);
+    std::string fromContext = dockerfileFromContext(s);
+    if (!generated.empty()) {
+      o += "    # Built with the Dockerfile iterc generated, " + generated +
+           ": program\n";
+      o += "    # " + commentText(s.program) +
+           " from the build context, FROM scratch.\n";
+      if (fromContext.empty()) {
+        o += "    # The context is not below this directory, so the "
+             "Dockerfile is inlined\n";
+        o += "    # (dockerfile_inline needs Compose v2; docker-compose 1.x "
+             "rejects it).\n";
+      }
+    }
     o += "    build:\n";
     o += "      context: " + composeQuote(s.buildContext) + "\n";
     if (!s.dockerfile.empty())
       o += "      dockerfile: " + composeQuote(s.dockerfile) + "\n";
+    else if (!generated.empty() && !fromContext.empty())
+      o += "      dockerfile: " + composeQuote(fromContext) + "\n";
+    else if (!generated.empty())
+      o += "      dockerfile_inline: " +
+           composeQuote(emitServiceDockerfile(s, ctx)) + "\n";
   }
   if (!s.command.empty())
     o += "    command: " + composeList(s.command) + "\n";
@@ -690,9 +832,20 @@ void emitService(const ir::Module &m, const ir::Service &s, std::string &o) {
   }
   if (!s.workdir.empty())
     o += "    working_dir: " + composeQuote(s.workdir) + "\n";
+  o += "    networks: [" + yamlQuote(network) + "]\n";
   emitDependsOn(m, s.dependsOn, "    ", o);
   if (hasHealthTest(s))
     emitHealthcheck(s, o);
+}
+
+/// Whether compose starts services for the runner: those with a container
+/// form. A workflow with none (only `program` services) runs its services
+/// itself, so its runner keeps the local stack runtime.
+bool composeRunsServices(const ir::Module &m) {
+  return std::any_of(m.services.begin(), m.services.end(),
+                     [](const ir::Service &s) {
+                       return !s.image.empty() || !s.buildContext.empty();
+                     });
 }
 
 } // namespace
@@ -700,6 +853,7 @@ void emitService(const ir::Module &m, const ir::Service &s, std::string &o) {
 std::string codegen::emitCompose(const ir::Module &m, const EmitContext &ctx) {
   const std::string name = programName(ctx);
   const std::string runner = runnerKey(m, ctx);
+  const std::string network = composeKey(m.workflow.name);
   std::string o;
   o += "# " + headerText(ctx) + "\n";
   o += "#\n";
@@ -716,6 +870,14 @@ std::string codegen::emitCompose(const ir::Module &m, const EmitContext &ctx) {
   o += "# Provider keys and ${NAME} references pass through from the host "
        "by\n";
   o += "# name only; no value is written here.\n";
+  o += "# The runner and the services share the network " +
+       commentText(network) + ".\n";
+  bool external = composeRunsServices(m);
+  if (external) {
+    o += "# The runner has ITERC_STACK=external: compose starts the services, "
+         "and\n";
+    o += "# the runner reaches each by its name on its container port.\n";
+  }
   o += "services:\n";
   o += "  " + yamlQuote(runner) + ":\n";
   o += "    build:\n";
@@ -723,14 +885,19 @@ std::string codegen::emitCompose(const ir::Module &m, const EmitContext &ctx) {
   o += "      dockerfile: \"Dockerfile\"\n";
   o += "    image: " + yamlQuote(imageName(ctx)) + "\n";
   o += "    environment:\n";
+  if (external)
+    o += "      - \"ITERC_STACK=external\"\n";
   for (const std::string &env : runnerEnvironment(m))
     o += "      - " + yamlQuote(env) + "\n";
   o += "    volumes:\n";
   o += "      - \"runs:" + std::string(kStoreDir) + "\"\n";
   o += "      - \"workspace:" + std::string(kWorkspaceDir) + "\"\n";
+  o += "    networks: [" + yamlQuote(network) + "]\n";
   emitDependsOn(m, m.workflow.services, "    ", o);
   for (const ir::Service &s : m.services)
-    emitService(m, s, o);
+    emitService(m, s, ctx, network, o);
+  o += "networks:\n";
+  o += "  " + yamlQuote(network) + ": {}\n";
   o += "volumes:\n";
   o += "  \"runs\": {}\n";
   o += "  \"workspace\": {}\n";
@@ -1058,7 +1225,15 @@ std::string codegen::emitReadme(const ir::Module &m, const EmitContext &ctx) {
        "health\n";
   o += "checks; provider keys and the environment references above pass "
        "through\n";
-  o += "from the host by name:\n";
+  if (composeRunsServices(m)) {
+    o += "from the host by name. The runner runs with " +
+         code("ITERC_STACK=external") + " and reaches\n";
+    o += "each service by its name on its container port, on the network " +
+         code(composeKey(wf.name)) + ":\n";
+  } else {
+    o += "from the host by name. The runner is on the network " +
+         code(composeKey(wf.name)) + ":\n";
+  }
   o += "\n";
   o += "```sh\n";
   o += "docker compose -p " + name + " build\n";
@@ -1108,11 +1283,19 @@ std::string codegen::emitReadme(const ir::Module &m, const EmitContext &ctx) {
     o += "| service | runs | ports | health | started by the workflow |\n";
     o += "| --- | --- | --- | --- | --- |\n";
     for (const ir::Service &s : m.services) {
-      std::string runs =
-          !s.image.empty() ? "image " + code(s.image)
-          : !s.buildContext.empty()
-              ? "build " + code(s.buildContext)
-              : "program " + code(s.program) + " (host; not in compose.yaml)";
+      std::string runs;
+      if (s.generatesDockerfile())
+        runs = "build " + code(s.buildContext) + " with program " +
+               code(s.program) + " (generated " +
+               code(serviceDockerfilePath(s)) + ")";
+      else if (!s.image.empty() || !s.buildContext.empty())
+        runs = (!s.image.empty() ? "image " + code(s.image)
+                                 : "build " + code(s.buildContext)) +
+               (s.program.empty()
+                    ? std::string()
+                    : "; without containers, program " + code(s.program));
+      else
+        runs = "program " + code(s.program) + " (host; not in compose.yaml)";
       std::string ports;
       for (size_t i = 0; i < s.ports.size(); ++i)
         ports += (i ? ", " : "") + code(s.ports[i]);

@@ -307,7 +307,8 @@ bool writeAll(const std::string &dir, const std::vector<EmittedFile> &files,
     return false;
   }
   for (const EmittedFile &f : files)
-    if (!writeFileAtomic(dir + "/" + f.path, f.content)) {
+    if (!makeDirs(dirName(dir + "/" + f.path)) ||
+        !writeFileAtomic(dir + "/" + f.path, f.content)) {
       error =
           "cannot write '" + dir + "/" + f.path + "': " + std::strerror(errno);
       return false;
@@ -672,6 +673,7 @@ bool writeContext(const std::string &dir, const std::string &binary,
   for (const std::string &name : names) {
     std::string content;
     if (!readFile(entry + "/" + name, content) ||
+        !makeDirs(dirName(dir + "/" + name)) ||
         !writeFileAtomic(dir + "/" + name, content)) {
       error = "cannot copy '" + name + "' into '" + dir + "'";
       return false;

@@ -152,6 +152,9 @@ struct Node {
   std::vector<std::string> inheritEnv;
   bool capture = false;
   bool approval = false;
+  /// Services started again (waited for until healthy) after the command
+  /// succeeds: the tool rebuilt them.
+  std::vector<std::string> restart;
 
   // Compute: output field -> expression.
   std::vector<Check> exprs;
@@ -232,6 +235,12 @@ struct Service {
   std::optional<HealthCheck> health;
   std::string workdir;
   SourceRange range;
+
+  /// A `build` service without `dockerfile` packages `program`: iterc
+  /// generates its Dockerfile (FROM scratch, the program as entrypoint).
+  bool generatesDockerfile() const {
+    return !buildContext.empty() && dockerfile.empty() && !program.empty();
+  }
 };
 
 struct McpServer {

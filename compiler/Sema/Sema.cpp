@@ -1202,7 +1202,7 @@ void Sema::lowerNode(const ast::NodeDecl &decl, ir::Node &node) {
     static const std::vector<std::string_view> keys = {
         "command", "script", "language", "input", "output", "publish",
         "await", "timeout", "workdir", "env", "inherit_env", "capture",
-        "approval"};
+        "approval", "restart"};
     const Property *command = nullptr, *script = nullptr;
     for (const Property &p : decl.properties) {
       const std::string &key = p.key.text;
@@ -1270,6 +1270,21 @@ void Sema::lowerNode(const ast::NodeDecl &decl, ir::Node &node) {
         wantNames(p, node.inheritEnv);
       } else if (key == "capture") {
         wantBool(p, node.capture);
+      } else if (key == "restart") {
+        // Services this tool rebuilds: started again once it succeeds.
+        wantNames(p, node.restart);
+        for (const std::string &name : node.restart)
+          if (!serviceIndex.count(name)) {
+            auto b = report(p.value.range, diag::err_unknown_service);
+            b << name;
+            std::vector<std::string_view> names;
+            for (const ast::NodeDecl *s : serviceDecls)
+              names.push_back(s->name.text);
+            std::string best = closestMatch(name, names);
+            if (!best.empty())
+              b.note(fileId, serviceDecls[serviceIndex[best]]->name.range,
+                     diag::note_declared_here, {best});
+          }
       } else if (key == "approval") {
         if (wantWord(p, text)) {
           if (text == "required")
@@ -1546,6 +1561,43 @@ void Sema::lowerMcpServer(const ast::NodeDecl &decl) {
   module->mcpServers.push_back(std::move(server));
 }
 
+/// Why `program` cannot be the file a generated Dockerfile copies from the
+/// build context, or "" when it can: the path must stay inside the context
+/// and hold nothing a Dockerfile COPY would expand, split or match.
+static std::string packagedProgramProblem(std::string_view program) {
+  if (program.front() == '/')
+    return "it is absolute; name it relative to the build context";
+  for (char c : program) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f)
+      return "it holds a space or a control character, which a Dockerfile "
+             "COPY line cannot carry";
+    if (std::string_view("$\\\"'*?[]").find(c) != std::string_view::npos)
+      return std::string("it holds '") + c +
+             "', which a Dockerfile COPY would expand or match";
+  }
+  if (program.back() == '/')
+    return "it names a directory";
+  bool named = false;
+  size_t start = 0;
+  while (start <= program.size()) {
+    size_t slash = program.find('/', start);
+    std::string_view part = program.substr(
+        start, slash == std::string_view::npos ? std::string_view::npos
+                                               : slash - start);
+    if (part == "..")
+      return "it leaves the build context with '..'";
+    if (!part.empty() && part != ".")
+      named = true;
+    if (slash == std::string_view::npos)
+      break;
+    start = slash + 1;
+  }
+  if (!named || program.substr(program.rfind('/') + 1) == ".")
+    return "it names no file";
+  return std::string();
+}
+
 void Sema::lowerService(const ast::NodeDecl &decl) {
   ir::Service svc;
   svc.name = decl.name.text;
@@ -1553,21 +1605,33 @@ void Sema::lowerService(const ast::NodeDecl &decl) {
   static const std::vector<std::string_view> keys = {
       "image", "build", "dockerfile", "program", "command", "ports",
       "env",   "health", "depends_on", "workdir"};
-  int sources = 0;
+  // The properties that say what runs. A property with an invalid value
+  // (reported as such) still counts as present, so that the checks below
+  // do not pile up on it.
+  const Property *imageProp = nullptr, *buildProp = nullptr,
+                 *dockerfileProp = nullptr, *programProp = nullptr;
+  bool invalidSource = false;
+  auto wantSource = [&](const Property &p, std::string &out,
+                        const Property *&given) {
+    given = &p;
+    if (!wantString(p, out)) {
+      invalidSource = true;
+    } else if (out.empty()) {
+      invalidValue(p, "a non-empty string");
+      invalidSource = true;
+    }
+  };
   for (const Property &p : decl.properties) {
     const std::string &key = p.key.text;
     std::string text;
     if (key == "image") {
-      if (wantString(p, svc.image))
-        ++sources;
+      wantSource(p, svc.image, imageProp);
     } else if (key == "build") {
-      if (wantString(p, svc.buildContext))
-        ++sources;
+      wantSource(p, svc.buildContext, buildProp);
     } else if (key == "dockerfile") {
-      wantString(p, svc.dockerfile);
+      wantSource(p, svc.dockerfile, dockerfileProp);
     } else if (key == "program") {
-      if (wantString(p, svc.program))
-        ++sources;
+      wantSource(p, svc.program, programProp);
     } else if (key == "command") {
       wantStrings(p, svc.command);
     } else if (key == "ports") {
@@ -1658,8 +1722,24 @@ void Sema::lowerService(const ast::NodeDecl &decl) {
       unknownProperty(p, "service '" + svc.name + "'", keys);
     }
   }
-  if (sources != 1)
+  // A service has a container form (`image`, or `build` with `dockerfile`
+  // or `program`), a local form (`program`), or both.
+  if (imageProp && buildProp)
+    report(decl.name.range, diag::err_service_image_and_build) << svc.name;
+  else if (!imageProp && !buildProp && !programProp)
     report(decl.name.range, diag::err_service_source) << svc.name;
+  if (dockerfileProp && !buildProp)
+    report(dockerfileProp->key.range, diag::err_service_dockerfile) << svc.name;
+  if (buildProp && !imageProp && !dockerfileProp && !invalidSource) {
+    if (!programProp) {
+      report(decl.name.range, diag::err_service_no_dockerfile)
+          << svc.name << svc.buildContext;
+    } else if (std::string problem = packagedProgramProblem(svc.program);
+               !problem.empty()) {
+      report(programProp->value.range, diag::err_service_program_path)
+          << svc.program << svc.name << svc.buildContext << problem;
+    }
+  }
   module->services.push_back(std::move(svc));
 }
 

@@ -627,6 +627,7 @@ public:
     add("inherit_env", wordList(n.inheritEnv), at({"inherit_env"}));
     add("capture", boolText(n.capture), at({"capture"}));
     add("approval", n.approval ? "required" : "none", at({"approval"}));
+    add("restart", wordList(n.restart), at({"restart"}));
     // Expressions compare by canonical form and show as written.
     auto addExpr = [&](std::string key, const ir::Check &c) {
       e.props.push_back({std::move(key),

@@ -109,6 +109,16 @@ std::string environmentHelp(const WorkflowDesc &wf) {
       "  OLLAMA_BASE_URL     server for ollama/ models (default\n"
       "                      http://localhost:11434)\n"
       "  SSL_CERT_FILE       CA bundle for HTTPS\n";
+  if (!wf.stack.empty())
+    text += "  ITERC_STACK         default for --stack\n"
+            "  ITERC_CONTAINER_ENGINE  default for --container-engine\n"
+            "  ITERC_CONTAINER_ARGS    arguments for every engine command, "
+            "e.g.\n"
+            "                      \"--runtime runc --storage-driver vfs\"\n"
+            "  ITERC_CONTAINER_NETWORK host: services share the host's "
+            "network\n"
+            "                      (default: a network made for the run)\n"
+            "  ITERC_SANDBOX       local runtime: auto (default), on, off\n";
   std::set<std::string> refs;
   for (const VarDesc &v : wf.vars)
     if (v.defaultValue && v.defaultValue->is_string())
@@ -174,6 +184,21 @@ const char *budgetOptionsHelp =
     "  --max-duration D     budget override: wall time (90s, 10m, 1h30m,\n"
     "                       500ms; a bare number is seconds)\n"
     "  --max-iterations N   budget override: node executions\n";
+
+/// The stack options, for a workflow that declares `services:`.
+std::string stackOptionsHelp(const WorkflowDesc &wf) {
+  if (wf.stack.empty())
+    return "";
+  return "  --stack MODE         how the services come up before the entry\n"
+         "                       node (and go down when the run stops):\n"
+         "                       local (each service's program as a child\n"
+         "                       process, in a bubblewrap sandbox when\n"
+         "                       installed; the default), container (docker\n"
+         "                       or podman), external (already running,\n"
+         "                       reached by name: docker compose), off\n"
+         "  --container-engine E podman or docker (default: whichever is\n"
+         "                       installed, podman first)\n";
+}
 
 const char *providerOptionsHelp =
     "  --cassette FILE      answer every model call from a cassette (no\n"
@@ -401,7 +426,7 @@ std::string iterc::rt::app::commandHelp(Ctx &ctx, const std::string &command) {
            "budget,\n"
            "                       variables, providers); call nothing, write\n"
            "                       nothing\n" +
-           providerOptionsHelp + budgetOptionsHelp +
+           providerOptionsHelp + stackOptionsHelp(ctx.wf) + budgetOptionsHelp +
            "  -h, --help           show this help\n"
            "\n" +
            variablesHelp(ctx.wf) + "\n" + exitStatusHelp() + "\n" +
@@ -440,7 +465,7 @@ std::string iterc::rt::app::commandHelp(Ctx &ctx, const std::string &command) {
            "stdout\n" +
            providerOptionsHelp +
            "                       (on resume, added to an existing FILE)\n" +
-           budgetOptionsHelp +
+           stackOptionsHelp(ctx.wf) + budgetOptionsHelp +
            "                       (these let a budget-exceeded run go on)\n"
            "  -h, --help           show this help\n"
            "\n" +

@@ -80,7 +80,8 @@ std::vector<OptSpec> runSpecs() {
       {"--store-dir", true, ""}, {"--run-id", true, ""},
       {"--workspace", true, ""}, {"--json", false, ""},
       {"--dry-run", false, ""},  {"--cassette", true, ""},
-      {"--record", true, ""},    {"--approve", true, ""}};
+      {"--record", true, ""},    {"--approve", true, ""},
+      {"--stack", true, ""},     {"--container-engine", true, ""}};
   for (const char *name : kBudgetOptions)
     specs.push_back({name, true, ""});
   return specs;
@@ -88,11 +89,12 @@ std::vector<OptSpec> runSpecs() {
 
 std::vector<OptSpec> resumeSpecs() {
   std::vector<OptSpec> specs = {
-      {"--run-id", true, ""},       {"--answer", true, ""},
-      {"--answers-file", true, ""}, {"--var", true, ""},
-      {"--store-dir", true, ""},    {"--json", false, ""},
-      {"--cassette", true, ""},     {"--record", true, ""},
-      {"--approve", true, ""}};
+      {"--run-id", true, ""},          {"--answer", true, ""},
+      {"--answers-file", true, ""},    {"--var", true, ""},
+      {"--store-dir", true, ""},       {"--json", false, ""},
+      {"--cassette", true, ""},        {"--record", true, ""},
+      {"--approve", true, ""},         {"--stack", true, ""},
+      {"--container-engine", true, ""}};
   for (const char *name : kBudgetOptions)
     specs.push_back({name, true, ""});
   return specs;
@@ -269,6 +271,101 @@ private:
 };
 
 /// Everything a run talks to besides the store.
+/// How the workflow's services run: --stack, else ITERC_STACK, else local.
+struct StackChoice {
+  std::string mode = "local"; ///< local, container, external or off.
+  std::string engine;         ///< --container-engine / ITERC_CONTAINER_ENGINE.
+};
+
+Expected<StackChoice> stackChoice(const Options &opts) {
+  StackChoice c;
+  if (opts.has("--stack"))
+    c.mode = opts.last("--stack");
+  else if (const char *env = std::getenv("ITERC_STACK"); env && *env)
+    c.mode = env;
+  if (c.mode != "local" && c.mode != "container" && c.mode != "external" &&
+      c.mode != "off")
+    return Error(ErrorCode::InvalidInput,
+                 "unknown stack runtime '" + c.mode +
+                     "' (--stack or ITERC_STACK): use local, container, "
+                     "external or off");
+  if (opts.has("--container-engine"))
+    c.engine = opts.last("--container-engine");
+  else if (const char *env = std::getenv("ITERC_CONTAINER_ENGINE"))
+    c.engine = env;
+  return c;
+}
+
+/// A name containers and networks accept: [a-z0-9_.-], starting with a
+/// letter or digit.
+std::string containerName(const std::string &text) {
+  std::string out;
+  for (char ch : text) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    out += std::isalnum(c)                      ? char(std::tolower(c))
+           : (c == '-' || c == '_' || c == '.') ? ch
+                                                : '-';
+  }
+  if (out.empty() || !std::isalnum(static_cast<unsigned char>(out[0])))
+    out = "x" + out;
+  return out;
+}
+
+/// What EngineDeps::stack calls when the run brings its services up: the
+/// chosen runtime, with the services' logs (and generated Dockerfiles) in
+/// <store>/runs/<id>/services/.
+std::function<Expected<std::unique_ptr<StackRuntime>>(const std::string &)>
+stackFactory(const WorkflowDesc &wf, const StackChoice &choice,
+             const std::string &storeDir, const std::string &workspace,
+             HttpTransport &http) {
+  if (wf.services.empty() || choice.mode == "off")
+    return nullptr;
+  return
+      [&wf, choice, storeDir, workspace, &http](
+          const std::string &runId) -> Expected<std::unique_ptr<StackRuntime>> {
+        if (choice.mode == "external")
+          return makeExternalRuntime(wf.services);
+        std::string logDir = storeDir + "/runs/" + runId + "/services";
+        if (Status made = makeDirectories(logDir); !made)
+          return made.error();
+        if (choice.mode == "local") {
+          LocalRuntimeOptions o;
+          o.workspace = workspace;
+          o.logDir = logDir;
+          if (const char *env = std::getenv("ITERC_SANDBOX"); env && *env)
+            o.sandbox = env;
+          o.http = &http;
+          return makeLocalRuntime(o);
+        }
+        Expected<std::string> engine = findContainerEngine(choice.engine);
+        if (!engine)
+          return engine.error();
+        ContainerRuntimeOptions o;
+        o.engine = *engine;
+        if (const char *env = std::getenv("ITERC_CONTAINER_ARGS")) {
+          std::string word;
+          for (const char *p = env;; ++p) {
+            if (*p == '\0' || std::isspace(static_cast<unsigned char>(*p))) {
+              if (!word.empty())
+                o.engineArgs.push_back(word);
+              word.clear();
+              if (*p == '\0')
+                break;
+            } else {
+              word += *p;
+            }
+          }
+        }
+        if (const char *env = std::getenv("ITERC_CONTAINER_NETWORK"))
+          o.network = env;
+        o.project = containerName("iterc-" + wf.name + "-" + runId);
+        o.workspace = workspace;
+        o.logDir = logDir;
+        o.http = &http;
+        return makeContainerRuntime(o);
+      };
+}
+
 struct Backend {
   std::unique_ptr<HttpTransport> http;
   ProviderSet real;
@@ -858,6 +955,47 @@ std::string pad(const std::string &s, size_t width) {
   return s.size() >= width ? s + " " : s + std::string(width - s.size(), ' ');
 }
 
+/// The stack in start order (declaration order when it is inconsistent,
+/// which iterc check rejects anyway).
+std::vector<const ServiceDesc *> planServices(const WorkflowDesc &wf) {
+  if (Expected<std::vector<const ServiceDesc *>> order =
+          startOrder(wf.services, wf.stack))
+    return *order;
+  std::vector<const ServiceDesc *> out;
+  for (const ServiceDesc &s : wf.services)
+    out.push_back(&s);
+  return out;
+}
+
+/// Why the `mode` runtime cannot start `s`, or empty when it can.
+std::string cannotRun(const ServiceDesc &s, const std::string &mode) {
+  if (mode == "local" && s.program.empty())
+    return "the local runtime runs `program` services only; give it a "
+           "program or use --stack container";
+  if (mode == "container" && s.image.empty() && s.buildContext.empty())
+    return "the container runtime needs an `image` or a `build` context; "
+           "use --stack local";
+  return "";
+}
+
+Json serviceJson(const ServiceDesc &s, const std::string &mode) {
+  Json j = {{"name", s.name}};
+  if (!s.image.empty())
+    j["image"] = s.image;
+  if (!s.buildContext.empty())
+    j["build"] = s.buildContext;
+  if (!s.program.empty())
+    j["program"] = s.program;
+  j["ports"] = s.ports;
+  j["depends_on"] = s.dependsOn;
+  if (s.health)
+    j["health"] = !s.health->http.empty() ? "GET " + s.health->http
+                                          : "command " + s.health->command[0];
+  std::string problem = cannotRun(s, mode);
+  j["problem"] = problem.empty() ? Json() : Json(problem);
+  return j;
+}
+
 struct DryRun {
   const std::map<std::string, ResolvedVar> &vars;
   const std::vector<ModelUse> &uses;
@@ -869,6 +1007,7 @@ struct DryRun {
   std::string workspace = {};
   std::string runId = {};
   std::string preset = {};
+  std::string stack = "local";
 };
 
 int printPlan(Ctx &ctx, const DryRun &d, bool json) {
@@ -960,6 +1099,11 @@ int printPlan(Ctx &ctx, const DryRun &d, bool json) {
     for (const McpServerConfig &c : servers)
       mcp.push_back(c.name);
     plan["mcp_servers"] = mcp;
+    Json services = Json::array();
+    for (const ServiceDesc *svc : planServices(wf))
+      services.push_back(serviceJson(*svc, d.stack));
+    plan["services"] = services;
+    plan["stack"] = wf.stack.empty() ? Json() : Json(d.stack);
     plan["cassette"] = d.cassette.empty() ? Json() : Json(d.cassette);
     plan["record"] = d.record.empty() ? Json() : Json(d.record);
     plan["store_dir"] = d.storeDir;
@@ -1101,6 +1245,34 @@ int printPlan(Ctx &ctx, const DryRun &d, bool json) {
           << (c.transport.empty() ? "stdio" : c.transport) << ") "
           << (c.url.empty() ? c.command : c.url) << "\n";
   }
+  if (!wf.stack.empty()) {
+    out << "\nservices (brought up in this order by the " << d.stack
+        << " runtime";
+    if (d.stack == "off")
+      out << ": not started";
+    out << "):\n";
+    for (const ServiceDesc *svc : planServices(wf)) {
+      out << "  " << svc->name << ": "
+          << (!svc->image.empty()          ? "image " + svc->image
+              : !svc->buildContext.empty() ? "built from " + svc->buildContext
+                                           : "program " + svc->program);
+      bool container = !svc->image.empty() || !svc->buildContext.empty();
+      if (!svc->program.empty() && container)
+        out << " (locally: program " << svc->program << ")";
+      if (!svc->ports.empty())
+        out << ", ports " << joinList(svc->ports);
+      if (!svc->dependsOn.empty())
+        out << ", after " << joinList(svc->dependsOn);
+      if (svc->health)
+        out << ", healthy when "
+            << (!svc->health->http.empty()
+                    ? "GET " + svc->health->http + " answers"
+                    : svc->health->command[0] + " exits 0");
+      out << "\n";
+      if (std::string problem = cannotRun(*svc, d.stack); !problem.empty())
+        out << "    cannot start: " << problem << "\n";
+    }
+  }
   out << "\nstore: " << d.storeDir
       << "  run id: " << (d.runId.empty() ? "(generated)" : d.runId)
       << "  workspace: " << d.workspace << "\n";
@@ -1228,6 +1400,9 @@ int iterc::rt::app::cmdRun(Ctx &ctx, const std::vector<std::string> &args) {
   if (cassette.empty() && record.empty())
     if (const char *env = std::getenv("ITERC_CASSETTE"))
       cassette = env;
+  Expected<StackChoice> stack = stackChoice(*opts);
+  if (!stack)
+    return usageError(ctx, stack.error().message, "run");
   Redactor redactor;
   redactor.addSecrets(wf, *vars);
   bool json = opts->has("--json");
@@ -1241,6 +1416,7 @@ int iterc::rt::app::cmdRun(Ctx &ctx, const std::vector<std::string> &args) {
     plan.workspace = workspace;
     plan.runId = runId;
     plan.preset = opts->last("--preset");
+    plan.stack = stack->mode;
     return printPlan(ctx, plan, json);
   }
 
@@ -1301,6 +1477,8 @@ int iterc::rt::app::cmdRun(Ctx &ctx, const std::vector<std::string> &args) {
   deps.toolbox = backend.mcp.get();
   deps.prices = backend.prices;
   deps.onEvent = [&progress](const Event &e) { progress.onEvent(e); };
+  deps.stack =
+      stackFactory(wf, *stack, storeDir, workspace, backend.transport());
   Engine engine(wf, deps);
   RunResult result = engine.run(options);
   progress.finish();
@@ -1442,6 +1620,9 @@ int iterc::rt::app::cmdResume(Ctx &ctx, const std::vector<std::string> &args) {
                         "resume");
   }
 
+  Expected<StackChoice> stack = stackChoice(*opts);
+  if (!stack)
+    return usageError(ctx, stack.error().message, "resume");
   Expected<std::vector<ModelUse>> uses = modelUses(wf);
   if (!uses)
     return usageError(ctx, uses.error().message, "resume");
@@ -1479,6 +1660,9 @@ int iterc::rt::app::cmdResume(Ctx &ctx, const std::vector<std::string> &args) {
   deps.toolbox = backend.mcp.get();
   deps.prices = backend.prices;
   deps.onEvent = [&progress](const Event &e) { progress.onEvent(e); };
+  deps.stack = stackFactory(wf, *stack, storeDir,
+                            record->extra.value("workspace", std::string(".")),
+                            backend.transport());
   Engine engine(wf, deps);
   RunResult result = engine.resume(runId, answers, options);
   progress.finish();

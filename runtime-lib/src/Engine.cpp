@@ -290,6 +290,15 @@ private:
   Status recordOutput(State &st, const std::string &branch, int node,
                       const Json &output, bool replayed);
   void finishRun(State &st, const Stop &stop, RunResult &result);
+  /// Brings the workflow's stack up (when it has one and deps.stack is
+  /// set); what stops the run when that fails.
+  std::optional<Stop> bringUp(State &st);
+  /// Brings the stack down again; nothing when none is running.
+  void tearDown(State &st);
+  /// A tool's `restart:` services, started again (the stack runtime is made
+  /// when the run has none yet).
+  Status restartServices(State &st, const std::string &branch,
+                         const NodeDesc &n);
   Stop budgetStop(const Error &error, int node) const;
 
   const WorkflowDesc &wf;
@@ -335,6 +344,9 @@ struct Engine::Impl::State {
   // Where a pause happened.
   std::string pausedInteraction;
   Json pausedQuestions;
+
+  /// The running stack (services: [...]), between bringUp and tearDown.
+  std::unique_ptr<StackRuntime> stack;
 };
 
 class Engine::Impl::RunScope : public Scope {
@@ -923,6 +935,18 @@ Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
        {{"exit_code", result->exitCode},
         {"timed_out", result->timedOut},
         {"duration_ms", result->durationMs}});
+  if (!n.restart.empty() && result->exitCode == 0 && !result->timedOut) {
+    Status restarted = restartServices(st, branch, n);
+    if (!restarted.ok()) {
+      // The command worked but what it built does not come up: for a tool
+      // that captures its result this is data (exit code 1, the reason on
+      // stderr), for the others a failure of the tool.
+      result->exitCode = 1;
+      if (!result->stderrText.empty() && result->stderrText.back() != '\n')
+        result->stderrText += '\n';
+      result->stderrText += restarted.error().message + "\n";
+    }
+  }
   if (result->timedOut && !n.capture)
     return Error(ErrorCode::ToolTimeout,
                  "tool '" + n.name + "' timed out after " +
@@ -998,12 +1022,22 @@ Expected<Json> Engine::Impl::runVerify(State &st, int node, const Json &input) {
   for (const HttpCheckDesc &h : n.httpChecks) {
     std::string url;
     if (!h.service.empty()) {
-      failures.push_back({{"check", h.name},
-                          {"expected", "service '" + h.service + "' running"},
-                          {"actual", "no stack is running"}});
-      continue;
+      std::optional<Endpoint> ep;
+      if (st.stack)
+        ep = st.stack->endpoint(h.service);
+      if (!ep) {
+        failures.push_back(
+            {{"check", h.name},
+             {"expected", "service '" + h.service + "' running"},
+             {"actual", !st.stack ? "no stack is running"
+                                  : "the service is not running or has no "
+                                    "port"}});
+        continue;
+      }
+      url = ep->baseUrl() + renderText(h.path, scope);
+    } else {
+      url = renderText(h.url, scope) + renderText(h.path, scope);
     }
-    url = renderText(h.url, scope) + renderText(h.path, scope);
     if (!deps.http) {
       failures.push_back({{"check", h.name},
                           {"expected", "an HTTP client"},
@@ -1830,10 +1864,109 @@ RunResult Engine::Impl::start(State &st, bool resuming) {
     finishRun(st, stop, result);
     return result;
   }
+  if (std::optional<Stop> failed = bringUp(st)) {
+    finishRun(st, *failed, result);
+    return result;
+  }
   Json entryInput = st.vars;
-  Stop stop = walk(st, "", wf.entry, entryInput, -1, nullptr);
+  Stop stop;
+  try {
+    stop = walk(st, "", wf.entry, entryInput, -1, nullptr);
+  } catch (...) {
+    tearDown(st);
+    throw;
+  }
+  tearDown(st);
   finishRun(st, stop, result);
   return result;
+}
+
+std::optional<Engine::Impl::Stop> Engine::Impl::bringUp(State &st) {
+  if (wf.stack.empty() || !deps.stack)
+    return std::nullopt;
+  auto fail = [&](const Error &error) {
+    emit(st, "", "stack_failed", "",
+         {{"error", st.redactor.apply(error.message)}});
+    Stop stop;
+    stop.status = RunStatus::FailedResumable;
+    stop.error = error;
+    return stop;
+  };
+  Expected<std::vector<const ServiceDesc *>> order =
+      startOrder(wf.services, wf.stack);
+  if (!order)
+    return fail(order.error());
+  Json names = Json::array();
+  for (const ServiceDesc *s : *order)
+    names.push_back(s->name);
+  emit(st, "", "stack_starting", "", {{"services", names}});
+  Expected<std::unique_ptr<StackRuntime>> runtime = deps.stack(st.record.id);
+  if (!runtime)
+    return fail(runtime.error());
+  Status up = (*runtime)->up(*order);
+  if (!up.ok())
+    return fail(up.error());
+  st.stack = std::move(*runtime);
+  Json endpoints = Json::object();
+  for (const ServiceDesc *s : *order)
+    if (std::optional<Endpoint> ep = st.stack->endpoint(s->name))
+      endpoints[s->name] = ep->baseUrl();
+    else
+      endpoints[s->name] = nullptr;
+  emit(st, "", "stack_ready", "", {{"services", endpoints}});
+  return std::nullopt;
+}
+
+Status Engine::Impl::restartServices(State &st, const std::string &branch,
+                                     const NodeDesc &n) {
+  std::lock_guard<std::recursive_mutex> lock(st.mutex);
+  std::vector<const ServiceDesc *> services;
+  for (const std::string &name : n.restart) {
+    auto it =
+        std::find_if(wf.services.begin(), wf.services.end(),
+                     [&](const ServiceDesc &s) { return s.name == name; });
+    if (it == wf.services.end())
+      return Error(ErrorCode::InvalidInput,
+                   "tool '" + n.name + "' restarts the unknown service '" +
+                       name + "'");
+    services.push_back(&*it);
+  }
+  if (!st.stack) {
+    if (!deps.stack)
+      return Error(ErrorCode::Tool, "tool '" + n.name +
+                                        "' restarts services, but no stack "
+                                        "runtime is configured (--stack off)");
+    Expected<std::unique_ptr<StackRuntime>> runtime = deps.stack(st.record.id);
+    if (!runtime)
+      return runtime.error();
+    st.stack = std::move(*runtime);
+  }
+  Status restarted = st.stack->restart(services);
+  Json names = Json::array();
+  for (const ServiceDesc *s : services)
+    names.push_back(s->name);
+  if (!restarted.ok()) {
+    emit(st, branch, "service_restart_failed", n.name,
+         {{"services", names},
+          {"error", st.redactor.apply(restarted.error().message)}});
+    return restarted;
+  }
+  Json endpoints = Json::object();
+  for (const ServiceDesc *s : services)
+    if (std::optional<Endpoint> ep = st.stack->endpoint(s->name))
+      endpoints[s->name] = ep->baseUrl();
+    else
+      endpoints[s->name] = nullptr;
+  emit(st, branch, "services_restarted", n.name, {{"services", endpoints}});
+  return Status::success();
+}
+
+void Engine::Impl::tearDown(State &st) {
+  if (!st.stack)
+    return;
+  st.stack->down();
+  st.stack.reset();
+  emit(st, "", "stack_stopped", "", Json::object());
 }
 
 RunResult Engine::Impl::run(const RunOptions &options) {

@@ -429,6 +429,7 @@ NodeDesc node(const gen::NodeInfo &n, size_t schemaCount) {
     d.httpChecks.push_back(std::move(c));
   }
   d.require = strings(n.require);
+  d.restart = strings(n.restart);
   return d;
 }
 } // namespace

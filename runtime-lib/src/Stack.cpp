@@ -9,6 +9,7 @@
 #include "iterc/rt/Stack.h"
 
 #include "FileText.h"
+#include "StackCommon.h"
 
 #include "iterc/rt/Clock.h"
 #include "iterc/rt/Http.h"
@@ -21,6 +22,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -95,16 +97,6 @@ iterc::rt::startOrder(const std::vector<ServiceDesc> &all,
 
 namespace {
 
-std::string tailOf(const std::string &path, size_t lines) {
-  std::string text = readFileText(path).value_or("");
-  if (!text.empty() && text.back() == '\n')
-    text.pop_back();
-  size_t at = text.size();
-  for (size_t n = 0; n < lines && at != std::string::npos && at > 0; ++n)
-    at = text.rfind('\n', at - 1);
-  return at == std::string::npos || at == 0 ? text : text.substr(at + 1);
-}
-
 bool haveBwrap(std::string &path) {
   std::optional<std::string> found = resolveProgram("bwrap", {});
   if (!found)
@@ -157,6 +149,29 @@ public:
     return Status::success();
   }
 
+  Status restart(const std::vector<const ServiceDesc *> &services) override {
+    for (const ServiceDesc *s : services) {
+      for (auto it = running.begin(); it != running.end(); ++it)
+        if (it->desc->name == s->name) {
+          stop(*it);
+          running.erase(it);
+          break;
+        }
+      size_t before = running.size();
+      Status started = start(*s);
+      if (started.ok())
+        started = waitHealthy(*s);
+      if (!started.ok()) {
+        if (running.size() > before) {
+          stop(running.back());
+          running.pop_back();
+        }
+        return started;
+      }
+    }
+    return Status::success();
+  }
+
   void down() override {
     for (auto it = running.rbegin(); it != running.rend(); ++it)
       stop(*it);
@@ -175,7 +190,7 @@ public:
   }
 
   std::string logTail(const std::string &service, size_t lines) override {
-    return tailOf(logPath(service), lines);
+    return logFileTail(logPath(service), lines);
   }
 
 private:
@@ -234,8 +249,15 @@ private:
                        "use the container runtime for images");
     std::vector<std::pair<std::string, std::string>> env = environment(s);
     std::string program = s.program;
+    // A relative program path means the same file in both runtimes: under
+    // the build context when the service has one (the container runtime
+    // packages it from there), else under the workspace.
     if (program.find('/') != std::string::npos && program[0] != '/')
-      program = opts.workspace + "/" + program;
+      program =
+          (s.buildContext.empty() || s.buildContext == "." ? opts.workspace
+           : s.buildContext[0] == '/'                      ? s.buildContext
+                                      : opts.workspace + "/" + s.buildContext) +
+          "/" + program;
     else if (program.find('/') == std::string::npos) {
       std::optional<std::string> found = resolveProgram(program, env);
       if (!found)
@@ -303,6 +325,7 @@ private:
       envp.push_back(e.data());
     envp.push_back(nullptr);
 
+    pid_t parent = ::getpid();
     pid_t pid = ::fork();
     if (pid < 0) {
       ::close(logFd);
@@ -311,6 +334,12 @@ private:
     }
     if (pid == 0) {
       ::setpgid(0, 0);
+      // The service ends with the runner, however the runner ends (a
+      // second Ctrl-C, kill -9): bubblewrap's --die-with-parent does this
+      // inside the sandbox.
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != parent)
+        ::_exit(125);
       int null = ::open("/dev/null", O_RDONLY);
       if (null >= 0)
         ::dup2(null, 0);
@@ -375,24 +404,15 @@ private:
         return failure(s, describeExit(r.status) + " right after starting");
       return Status::success();
     }
-    const HealthDesc &h = *s.health;
-    int64_t attempts = std::max<int64_t>(1, h.retries);
-    int64_t started = opts.clock->monotonicMs();
-    for (int64_t attempt = 1; attempt <= attempts; ++attempt) {
-      if (hasExited(r))
-        return failure(s, describeExit(r.status) +
-                              " before its health check passed");
-      if (probe(s, h))
-        return Status::success();
-      if (attempt < attempts)
-        opts.clock->sleepMs(h.intervalMs);
-    }
-    std::string how = !h.http.empty() ? "GET " + h.http
-                                      : "the command '" + h.command[0] + "'";
-    return failure(s, "never became healthy: " + how + " failed " +
-                          std::to_string(attempts) + " times over " +
-                          std::to_string(opts.clock->monotonicMs() - started) +
-                          " ms");
+    std::optional<std::string> problem = waitUntilHealthy(
+        *opts.clock, *s.health,
+        [&]() -> std::optional<std::string> {
+          if (!hasExited(r))
+            return std::nullopt;
+          return describeExit(r.status);
+        },
+        [&] { return probe(s, *s.health); });
+    return problem ? Status(failure(s, *problem)) : Status::success();
   }
 
   void stop(Running &r) {
@@ -434,6 +454,14 @@ public:
       : services(services) {}
   Status up(const std::vector<const ServiceDesc *> &) override {
     return Status::success();
+  }
+  Status restart(const std::vector<const ServiceDesc *> &services) override {
+    if (services.empty())
+      return Status::success();
+    return Error(ErrorCode::InvalidInput,
+                 "service '" + services.front()->name +
+                     "' runs outside this runner (--stack external): it "
+                     "cannot be restarted from here");
   }
   void down() override {}
   std::optional<Endpoint> endpoint(const std::string &service) override {

@@ -69,7 +69,8 @@ bool optString(const Json &j, const char *key, std::string &out) {
 
 /// Runs `body`, turning any exception (allocation failure, a JSON library
 /// surprise) into an Internal error so that none crosses the API.
-template <typename F> auto guarded(const char *what, F body) -> decltype(body()) {
+template <typename F>
+auto guarded(const char *what, F body) -> decltype(body()) {
   try {
     return body();
   } catch (const std::exception &e) {
@@ -325,8 +326,7 @@ public:
       if (a == it->second.artifacts.end())
         return Error(ErrorCode::Store, "artifact " + nodeId + "/" +
                                            std::to_string(version) +
-                                           " of run '" + runId +
-                                           "' not found");
+                                           " of run '" + runId + "' not found");
       return a->second;
     });
   }
@@ -531,8 +531,8 @@ Status readAt(int fd, off_t offset, size_t size, std::string &out,
   out.resize(size);
   size_t done = 0;
   while (done < size) {
-    ssize_t n = ::pread(fd, &out[done], size - done,
-                        offset + static_cast<off_t>(done));
+    ssize_t n =
+        ::pread(fd, &out[done], size - done, offset + static_cast<off_t>(done));
     if (n < 0) {
       if (errno == EINTR)
         continue;
@@ -552,11 +552,10 @@ Expected<off_t> findLineStart(int fd, off_t pos, const std::string &path) {
   off_t end = pos;
   size_t chunk = 4096;
   while (end > 0) {
-    off_t start = end > static_cast<off_t>(chunk)
-                      ? end - static_cast<off_t>(chunk)
-                      : 0;
-    if (Status s = readAt(fd, start, static_cast<size_t>(end - start), buf,
-                          path);
+    off_t start =
+        end > static_cast<off_t>(chunk) ? end - static_cast<off_t>(chunk) : 0;
+    if (Status s =
+            readAt(fd, start, static_cast<size_t>(end - start), buf, path);
         !s)
       return s.error();
     size_t nl = buf.find_last_of('\n');
@@ -599,15 +598,14 @@ Expected<std::vector<Event>> parseEventLog(const std::string &text,
     if (!event) {
       if (last)
         break;
-      return Error(ErrorCode::Store, path + ": line " +
-                                         std::to_string(lineNo) +
+      return Error(ErrorCode::Store, path + ": line " + std::to_string(lineNo) +
                                          " is not a valid event");
     }
     if (!events.empty() && event->seq <= events.back().seq)
-      return Error(ErrorCode::Store,
-                   path + ": line " + std::to_string(lineNo) + ": seq " +
-                       std::to_string(event->seq) + " does not follow " +
-                       std::to_string(events.back().seq));
+      return Error(ErrorCode::Store, path + ": line " + std::to_string(lineNo) +
+                                         ": seq " + std::to_string(event->seq) +
+                                         " does not follow " +
+                                         std::to_string(events.back().seq));
     events.push_back(std::move(*event));
   }
   return events;
@@ -768,9 +766,8 @@ public:
         return s.error();
       return loadJsonFile(runDir(runId) + "/artifacts/" + nodeId + "/" +
                               std::to_string(version) + ".json",
-                          "artifact " + nodeId + "/" +
-                              std::to_string(version) + " of run '" + runId +
-                              "'");
+                          "artifact " + nodeId + "/" + std::to_string(version) +
+                              " of run '" + runId + "'");
     });
   }
 
@@ -797,10 +794,9 @@ public:
         return s.error();
       if (Status s = checkName("interaction id", interactionId); !s)
         return s.error();
-      return loadJsonFile(runDir(runId) + "/interactions/" + interactionId +
-                              ".json",
-                          "interaction '" + interactionId + "' of run '" +
-                              runId + "'");
+      return loadJsonFile(
+          runDir(runId) + "/interactions/" + interactionId + ".json",
+          "interaction '" + interactionId + "' of run '" + runId + "'");
     });
   }
 
@@ -835,7 +831,7 @@ private:
     std::mutex mu;
     int fd = -1;
     int64_t nextSeq = 0;
-    off_t size = 0;  ///< Bytes of whole, valid lines.
+    off_t size = 0; ///< Bytes of whole, valid lines.
   };
 
   std::string runDir(const std::string &runId) const {
@@ -867,8 +863,8 @@ private:
     if (Status s = makeDirs(dir, durable); !s)
       return s;
     std::string path = eventsPath(runId);
-    UniqueFd fd(::open(path.c_str(),
-                       O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    UniqueFd fd(
+        ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
     if (fd.get() < 0)
       return fileError("cannot open", path, errno);
     struct stat st;
@@ -876,7 +872,7 @@ private:
       return fileError("cannot stat", path, errno);
     const off_t size = st.st_size;
     off_t end = size;
-    bool skipped = false;  // The last line has been found torn already.
+    bool skipped = false; // The last line has been found torn already.
     std::string buf;
     if (end > 0) {
       if (Status s = readAt(fd.get(), end - 1, 1, buf, path); !s)
@@ -929,12 +925,10 @@ private:
   Status writeAtomic(const std::string &dir, const std::string &name,
                      const std::string &content) {
     std::string path = dir + "/" + name;
-    std::string tmp = dir + "/." + name + ".tmp." +
-                      std::to_string(::getpid()) + "." +
-                      std::to_string(tmpCounter.fetch_add(1));
-    UniqueFd fd(::open(tmp.c_str(),
-                       O_WRONLY | O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC,
-                       0644));
+    std::string tmp = dir + "/." + name + ".tmp." + std::to_string(::getpid()) +
+                      "." + std::to_string(tmpCounter.fetch_add(1));
+    UniqueFd fd(::open(
+        tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC, 0644));
     if (fd.get() < 0)
       return fileError("cannot create", tmp, errno);
     Status s = writeAll(fd.get(), content.data(), content.size(), tmp);
@@ -970,8 +964,8 @@ private:
 
   std::string root;
   bool durable;
-  std::mutex recordMu;  ///< Serializes run.json creation and updates.
-  std::mutex logsMu;    ///< Guards `logs` (not the logs themselves).
+  std::mutex recordMu; ///< Serializes run.json creation and updates.
+  std::mutex logsMu;   ///< Guards `logs` (not the logs themselves).
   std::map<std::string, std::shared_ptr<EventLog>> logs;
   std::atomic<uint64_t> tmpCounter{0};
 };
@@ -981,4 +975,8 @@ private:
 std::unique_ptr<RunStore> iterc::rt::makeFileStore(std::string root,
                                                    bool fsync) {
   return std::make_unique<FileStore>(std::move(root), fsync);
+}
+
+Status iterc::rt::makeDirectories(const std::string &dir) {
+  return makeDirs(dir, false);
 }

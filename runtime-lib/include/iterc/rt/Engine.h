@@ -31,11 +31,11 @@ struct EngineDeps {
   ProviderSet *providers = nullptr; ///< Required for LLM nodes.
   ToolRunner *tools = nullptr;      ///< Required for tool nodes.
   HttpTransport *http = nullptr;    ///< For verify HTTP checks.
-  Approver *approver = nullptr;     ///< For `approval: required`; none = refuse.
+  Approver *approver = nullptr; ///< For `approval: required`; none = refuse.
   /// Tools beyond the built-in workspace tools (e.g. MCP servers); agents
   /// find a tool in the built-ins first, then here.
   Toolbox *toolbox = nullptr;
-  Clock *clock = nullptr;           ///< Defaults to the system clock.
+  Clock *clock = nullptr; ///< Defaults to the system clock.
   PriceTable prices = PriceTable::builtin();
   /// Called for every event as it is recorded (progress display, --json).
   std::function<void(const Event &)> onEvent;
@@ -48,24 +48,30 @@ struct EngineDeps {
   /// or model call: it ends Cancelled, with everything done so far
   /// recorded, and `resume` continues it.
   const std::atomic<bool> *interrupt = nullptr;
+  /// Makes the runtime that brings the workflow's `services:` up before
+  /// the entry node (and on every resume) and down when the run stops,
+  /// whatever the reason. Called with the run id. None: the stack is not
+  /// started and HTTP checks naming a service fail.
+  std::function<Expected<std::unique_ptr<StackRuntime>>(const std::string &)>
+      stack;
 };
 
 struct RunOptions {
-  std::string runId;               ///< Empty: generated.
-  std::map<std::string, Json> vars;  ///< --var overrides.
+  std::string runId;                ///< Empty: generated.
+  std::map<std::string, Json> vars; ///< --var overrides.
   std::string preset;
-  std::string workspace = ".";     ///< Tools run and files land here.
+  std::string workspace = "."; ///< Tools run and files land here.
   std::optional<BudgetDesc> budgetOverride;
 };
 
 struct RunResult {
   RunStatus status = RunStatus::Running;
   std::string runId;
-  Json outputs = Json::object();   ///< Latest output of every node.
+  Json outputs = Json::object(); ///< Latest output of every node.
   std::optional<Error> error;
-  std::string node;                ///< Where it stopped (failure, pause).
-  std::string interactionId;       ///< When paused.
-  Json questions;                  ///< When paused.
+  std::string node;          ///< Where it stopped (failure, pause).
+  std::string interactionId; ///< When paused.
+  Json questions;            ///< When paused.
   BudgetUsage usage;
 };
 

@@ -249,6 +249,7 @@ struct NodeInfo {
   Span<CheckInfo> checks;
   Span<HttpCheckInfo> httpChecks;
   Strings require;
+  Strings restart;
 };
 
 struct EdgeInfo {

@@ -90,7 +90,13 @@ public:
   /// healthy. On an error, what was started is stopped again and the error
   /// names the service and ends with the tail of its log.
   virtual Status up(const std::vector<const ServiceDesc *> &services) = 0;
-  /// Stops everything up() started, in reverse order. Idempotent.
+  /// Stops `services` where they run and starts them again (or for the
+  /// first time), each waited for until healthy: a tool node's `restart:`
+  /// after it rebuilt them. On an error the failed service is stopped and
+  /// the others keep running. down() stops restarted services too.
+  virtual Status restart(const std::vector<const ServiceDesc *> &services) = 0;
+  /// Stops everything up() or restart() started, in reverse order.
+  /// Idempotent.
   virtual void down() = 0;
   /// How the runner reaches a running service.
   virtual std::optional<Endpoint> endpoint(const std::string &service) = 0;
@@ -145,8 +151,8 @@ makeContainerRuntime(ContainerRuntimeOptions options);
 /// Services run by someone else (e.g. `docker compose`, with this runner as
 /// one of its services): up() and down() do nothing, and a service is
 /// reached by its name on its container port.
-std::unique_ptr<StackRuntime> makeExternalRuntime(
-    const std::vector<ServiceDesc> &services);
+std::unique_ptr<StackRuntime>
+makeExternalRuntime(const std::vector<ServiceDesc> &services);
 
 } // namespace iterc::rt
 

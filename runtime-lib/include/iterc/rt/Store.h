@@ -26,10 +26,10 @@ namespace iterc::rt {
 enum class RunStatus {
   Running,
   Finished,
-  Failed,            ///< Reached `fail`, or an error that a resume cannot fix.
-  FailedResumable,   ///< An error; `resume` retries from the failed node.
+  Failed,          ///< Reached `fail`, or an error that a resume cannot fix.
+  FailedResumable, ///< An error; `resume` retries from the failed node.
   PausedWaitingHuman,
-  BudgetExceeded,    ///< Resumable with a larger budget.
+  BudgetExceeded, ///< Resumable with a larger budget.
   LoopExhausted,
   NoProgress,
   Cancelled,
@@ -38,7 +38,7 @@ const char *runStatusName(RunStatus status);
 std::optional<RunStatus> parseRunStatus(std::string_view name);
 
 struct Event {
-  int64_t seq = -1;        ///< Assigned by the store.
+  int64_t seq = -1; ///< Assigned by the store.
   std::string timestamp;
   std::string type;
   std::string nodeId;
@@ -59,8 +59,8 @@ struct RunRecord {
   std::string createdAt;
   std::string updatedAt;
   std::string finishedAt;
-  Json error;  ///< null, or {code, message, node}
-  Json extra = Json::object();  ///< Engine data (e.g. pending interaction).
+  Json error;                  ///< null, or {code, message, node}
+  Json extra = Json::object(); ///< Engine data (e.g. pending interaction).
 
   Json toJson() const;
   static std::optional<RunRecord> fromJson(const Json &j);
@@ -108,6 +108,10 @@ std::unique_ptr<RunStore> makeMemoryStore();
 /// `fsync`: flush every event to the disk before returning (slower, survives
 /// power loss; without it an event survives a killed process).
 std::unique_ptr<RunStore> makeFileStore(std::string root, bool fsync = false);
+
+/// Creates `dir` and its missing parents (mode 0755), as the file store
+/// does for its own directories.
+Status makeDirectories(const std::string &dir);
 
 } // namespace iterc::rt
 

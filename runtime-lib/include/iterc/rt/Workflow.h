@@ -51,7 +51,7 @@ struct SchemaDesc {
 struct TemplateRef {
   RefNs ns = RefNs::Vars;
   std::vector<std::string> path;
-  bool raw = false;  ///< `{{!x}}`: not shell-quoted in tool commands.
+  bool raw = false; ///< `{{!x}}`: not shell-quoted in tool commands.
 };
 
 struct TemplatePart {
@@ -72,17 +72,16 @@ class Scope;
 /// A compiled expression (`when "..."`, compute, verify checks).
 using ExprFn = std::function<Json(const Scope &)>;
 
-
 struct CheckDesc {
   std::string name;
-  std::string source;  ///< As written, for failure reports.
+  std::string source; ///< As written, for failure reports.
   ExprFn fn;
 };
 
 struct HttpCheckDesc {
   std::string name;
-  std::string service;  ///< Probe this service by name, or...
-  Template url;         ///< ...this absolute URL.
+  std::string service; ///< Probe this service by name, or...
+  Template url;        ///< ...this absolute URL.
   std::string method = "GET";
   Template path;
   Template body;
@@ -98,8 +97,8 @@ struct NodeDesc {
   NodeKind kind = NodeKind::Agent;
   std::string name;
 
-  std::string model;          ///< May hold ${ENV} references.
-  int input = -1;             ///< Schema index or -1.
+  std::string model; ///< May hold ${ENV} references.
+  int input = -1;    ///< Schema index or -1.
   int output = -1;
   Template system;
   Template user;
@@ -112,7 +111,7 @@ struct NodeDesc {
   std::optional<int64_t> maxTokens;
   AwaitMode await = AwaitMode::None;
   std::vector<std::string> mcpServers;
-  std::string writeFiles;     ///< Output field of type files.
+  std::string writeFiles; ///< Output field of type files.
 
   RouterMode routerMode = RouterMode::FanOutAll;
   bool multi = false;
@@ -121,8 +120,8 @@ struct NodeDesc {
   Template instructions;
   std::string interactionModel;
 
-  Template command;           ///< Tool: shell command (or script body).
-  std::string language;       ///< Tool script interpreter, "" = sh.
+  Template command;     ///< Tool: shell command (or script body).
+  std::string language; ///< Tool script interpreter, "" = sh.
   bool isScript = false;
   std::optional<int64_t> timeoutMs;
   std::string workdir;
@@ -130,11 +129,14 @@ struct NodeDesc {
   std::vector<std::string> inheritEnv;
   bool capture = false;
   bool approval = false;
+  /// Tool: services (re)started, and waited for until healthy, after the
+  /// command succeeds (it rebuilt them).
+  std::vector<std::string> restart;
 
-  std::vector<CheckDesc> exprs;       ///< Compute: output field -> expr.
-  std::vector<CheckDesc> checks;      ///< Verify.
+  std::vector<CheckDesc> exprs;  ///< Compute: output field -> expr.
+  std::vector<CheckDesc> checks; ///< Verify.
   std::vector<HttpCheckDesc> httpChecks;
-  std::vector<std::string> require;   ///< Classic join.
+  std::vector<std::string> require; ///< Classic join.
 
   bool isTerminal() const {
     return kind == NodeKind::Done || kind == NodeKind::Fail;
@@ -165,7 +167,7 @@ struct LoopDesc {
 struct VarDesc {
   std::string name;
   FieldType type = FieldType::String;
-  std::optional<Json> defaultValue;  ///< May hold ${ENV} references.
+  std::optional<Json> defaultValue; ///< May hold ${ENV} references.
   std::vector<std::string> enumValues;
   bool secret = false;
 };
@@ -186,7 +188,7 @@ struct BudgetDesc {
 /// An `mcp_server` declaration.
 struct McpServerDesc {
   std::string name;
-  std::string transport;  ///< stdio | http | sse
+  std::string transport; ///< stdio | http | sse
   std::string command;
   std::vector<std::string> args;
   std::string url;
@@ -197,14 +199,14 @@ struct WorkflowDesc {
   std::string sourceSha256;
   std::string itercVersion;
   std::vector<SchemaDesc> schemas;
-  std::vector<NodeDesc> nodes;  ///< Declared nodes, then done, then fail.
-  std::vector<EdgeDesc> edges;  ///< Declaration order.
+  std::vector<NodeDesc> nodes; ///< Declared nodes, then done, then fail.
+  std::vector<EdgeDesc> edges; ///< Declaration order.
   std::vector<LoopDesc> loops;
   std::vector<VarDesc> vars;
   std::vector<PresetDesc> presets;
   std::vector<McpServerDesc> mcpServers;
-  std::vector<ServiceDesc> services;  ///< Every `service` declaration.
-  std::vector<std::string> stack;     ///< The workflow's `services: [..]`.
+  std::vector<ServiceDesc> services; ///< Every `service` declaration.
+  std::vector<std::string> stack;    ///< The workflow's `services: [..]`.
   BudgetDesc budget;
   int entry = 0;
 
