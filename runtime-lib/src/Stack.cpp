@@ -282,8 +282,10 @@ private:
     std::string cwd = workdirOf(s);
     if (sandbox) {
       // The system read-only, a private /tmp and PID namespace, the
-      // workspace writable; the network is shared so the runner reaches
-      // the service on loopback.
+      // workspace writable. The network is what the service needs: a
+      // service with ports (the runner reaches it) or dependencies (it
+      // reaches them) shares the host's; one with neither gets a network
+      // namespace of its own with only its loopback.
       argv = {bwrap,
               "--ro-bind",
               "/",
@@ -301,8 +303,10 @@ private:
               cwd,
               "--unshare-pid",
               "--die-with-parent",
-              "--new-session",
-              "--"};
+              "--new-session"};
+      if (s.ports.empty() && s.dependsOn.empty())
+        argv.push_back("--unshare-net");
+      argv.push_back("--");
     }
     argv.push_back(program);
     argv.insert(argv.end(), s.command.begin(), s.command.end());

@@ -217,3 +217,54 @@ TEST_CASE("stack: under bubblewrap a service sees the system read-only",
   CHECK(lowPid);
   stack->down();
 }
+
+TEST_CASE("stack: under bubblewrap a service without ports or dependencies "
+          "has no network",
+          "[stack-rt]") {
+  if (!have("bwrap") || !have("python3")) {
+    WARN("SKIPPED: bubblewrap or python3 is not installed");
+    return;
+  }
+  // A listener on the host's loopback that the sandboxed services try.
+  int port = freePort();
+  ServiceDesc listener;
+  listener.name = "listener";
+  listener.program = "python3";
+  listener.command = {"-m", "http.server", std::to_string(port), "--bind",
+                      "127.0.0.1"};
+  listener.ports = {std::to_string(port)};
+  listener.health = HealthDesc{"/", {}, 100, 2000, 50};
+  std::string tryIt =
+      "python3 -c \"import socket,sys; s=socket.socket(); "
+      "s.settimeout(2); sys.exit(s.connect_ex(('127.0.0.1'," +
+      std::to_string(port) +
+      ")))\" && echo REACHED || echo UNREACHABLE; exec sleep 30";
+  ServiceDesc isolated = shService("isolated", tryIt);
+  ServiceDesc client = shService("client", tryIt);
+  client.dependsOn = {"listener"};
+  std::vector<ServiceDesc> all = {listener, isolated, client};
+
+  TempDir dir;
+  LocalRuntimeOptions opts;
+  opts.workspace = dir.path();
+  opts.sandbox = "on";
+  std::unique_ptr<StackRuntime> stack = makeLocalRuntime(opts);
+  Status up = stack->up(*startOrder(all, {"listener", "isolated", "client"}));
+  INFO((up.ok() ? "" : up.error().message));
+  REQUIRE(up.ok());
+  auto said = [&](const std::string &service) {
+    for (int i = 0; i < 100; ++i) {
+      std::string log = stack->logTail(service, 5);
+      if (log.find("REACHED") != std::string::npos ||
+          log.find("UNREACHABLE") != std::string::npos)
+        return log;
+      ::usleep(50000);
+    }
+    return std::string("(nothing)");
+  };
+  CHECK(said("isolated").find("UNREACHABLE") != std::string::npos);
+  std::string reached = said("client");
+  CHECK(reached.find("REACHED") != std::string::npos);
+  CHECK(reached.find("UNREACHABLE") == std::string::npos);
+  stack->down();
+}
