@@ -112,6 +112,33 @@ std::string newRunId(Clock &clock) {
 
 /// Events about the run as a whole: written by each session, never part of
 /// the step-by-step record that a resume replays.
+/// A conversation as stored in a session_saved event, and back.
+Json messagesToJson(const std::vector<LlmMessage> &messages) {
+  Json out = Json::array();
+  for (const LlmMessage &m : messages) {
+    Json j = {{"role", m.role}, {"content", m.content}};
+    if (!m.toolCalls.is_null() && !m.toolCalls.empty())
+      j["tool_calls"] = m.toolCalls;
+    if (!m.toolCallId.empty())
+      j["tool_call_id"] = m.toolCallId;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+std::vector<LlmMessage> messagesFromJson(const Json &messages) {
+  std::vector<LlmMessage> out;
+  if (!messages.is_array())
+    return out;
+  for (const Json &j : messages)
+    if (j.is_object())
+      out.push_back({j.value("role", std::string()),
+                     j.value("content", std::string()),
+                     j.value("tool_calls", Json()),
+                     j.value("tool_call_id", std::string())});
+  return out;
+}
+
 bool isRunLevel(const std::string &type) {
   return type == "run_started" || type == "run_resumed" ||
          type == "run_paused" || type == "run_finished" || type == "run_failed";
@@ -285,6 +312,12 @@ private:
   // Recording.
   void emit(State &st, const std::string &branch, const std::string &type,
             const std::string &node, Json data);
+  /// On a resumed run, the result of a tool call an agent made before the
+  /// interruption (the next recorded event of the branch), or nullopt.
+  std::optional<Json> recordedToolResult(State &st, const std::string &branch,
+                                         const std::string &node,
+                                         const std::string &tool,
+                                         const Json &arguments);
   std::optional<Json> recordedOutput(State &st, const std::string &branch,
                                      int node);
   Status recordOutput(State &st, const std::string &branch, int node,
@@ -464,6 +497,24 @@ void Engine::Impl::emit(State &st, const std::string &branch,
                        {"message", s.error().message}};
   if (deps.onEvent)
     deps.onEvent(event);
+}
+
+std::optional<Json> Engine::Impl::recordedToolResult(State &st,
+                                                     const std::string &branch,
+                                                     const std::string &node,
+                                                     const std::string &tool,
+                                                     const Json &arguments) {
+  std::lock_guard<std::recursive_mutex> lock(st.mutex);
+  auto it = st.recorded.find(branch);
+  if (it == st.recorded.end() || it->second.empty())
+    return std::nullopt;
+  const Event &front = it->second.front();
+  if (front.type != "tool_called" || front.nodeId != node ||
+      front.data.value("tool", std::string()) != tool ||
+      !front.data.contains("result") ||
+      front.data.value("arguments", Json()) != arguments)
+    return std::nullopt;
+  return front.data["result"];
 }
 
 std::optional<Json>
@@ -799,12 +850,17 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
         } else if (n.readonly && st.tools.mutates(name)) {
           result = {{"error", "'" + name + "' changes the workspace and '" +
                                   n.name + "' is readonly"}};
+        } else if (std::optional<Json> recorded = recordedToolResult(
+                       st, branch, n.name, name, arguments)) {
+          // A resumed run: this call ran before the interruption; its
+          // result is in the log, and the tool does not run twice.
+          result = std::move(*recorded);
         } else {
           Expected<Json> r = st.tools.call(name, arguments);
           result = r ? *r : Json{{"error", r.error().message}};
         }
         emit(st, branch, "tool_called", n.name,
-             {{"tool", name}, {"arguments", arguments}});
+             {{"tool", name}, {"arguments", arguments}, {"result", result}});
         request.messages.push_back(
             {"tool",
              result.is_string() ? result.get<std::string>() : result.dump(),
@@ -843,6 +899,12 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
           st.sessions[sid] = std::move(conversation);
         }
       }
+      // Durable, so that a resumed run's `inherit`/`fork` nodes continue
+      // the same conversation.
+      if (keepSessions)
+        emit(st, branch, "session_saved", n.name,
+             {{"session_id", sid},
+              {"messages", messagesToJson(st.sessions[sid])}});
       output["_tokens"] = totalTokens;
       output["_cost_usd"] = totalCost;
       output["_session_id"] = sid;
@@ -2075,6 +2137,9 @@ RunResult Engine::Impl::resume(const std::string &runId, const Json &answers,
         e.data.contains("response"))
       st.llmCache[e.data["request_sha256"].get<std::string>()].push_back(
           e.data["response"]);
+    if (e.type == "session_saved" && e.data.contains("session_id"))
+      st.sessions[e.data["session_id"].get<std::string>()] =
+          messagesFromJson(e.data.value("messages", Json::array()));
     st.recorded[e.branchId].push_back(e);
   }
   if (record->status == RunStatus::PausedWaitingHuman) {

@@ -13,9 +13,9 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
-#include <thread>
 #include <functional>
 #include <mutex>
+#include <thread>
 
 using namespace iterc::rt;
 
@@ -51,9 +51,10 @@ public:
       std::string rest = r.text.substr(5);
       std::string name = rest.substr(0, rest.find(' '));
       Json args = Json::parse(rest.substr(rest.find(' ') + 1));
-      r.toolCalls = Json::array({{{"id", "call_" + std::to_string(calls.size())},
-                                  {"name", name},
-                                  {"arguments", args}}});
+      r.toolCalls =
+          Json::array({{{"id", "call_" + std::to_string(calls.size())},
+                        {"name", name},
+                        {"arguments", args}}});
       r.text.clear();
     }
     if (q.size() > 1)
@@ -183,8 +184,8 @@ WorkflowDesc writerCritic(int64_t cap, bool bareFail) {
   wf.name = "writing";
   wf.sourceSha256 = "abc";
   wf.schemas.push_back(schema("draft", {{"text", FieldType::String}}));
-  wf.schemas.push_back(schema("verdict", {{"pass", FieldType::Bool},
-                                          {"notes", FieldType::String}}));
+  wf.schemas.push_back(schema(
+      "verdict", {{"pass", FieldType::Bool}, {"notes", FieldType::String}}));
   wf.nodes.push_back(agent("writer", 0));
   NodeDesc critic = agent("critic", 1);
   critic.kind = NodeKind::Judge;
@@ -224,10 +225,10 @@ TEST_CASE("a linear run finishes with validated outputs and events",
   CHECK(r.outputs["critic"]["pass"] == true);
   CHECK(r.outputs["writer"]["_tokens"] == 15);
   std::vector<std::string> expected = {
-      "run_started",           "node_started:writer", "llm_response:writer",
-      "node_finished:writer",  "edge_selected:writer", "node_started:critic",
-      "llm_response:critic",   "node_finished:critic", "edge_selected:critic",
-      "node_started:done",     "node_finished:done",   "run_finished"};
+      "run_started",          "node_started:writer",  "llm_response:writer",
+      "node_finished:writer", "edge_selected:writer", "node_started:critic",
+      "llm_response:critic",  "node_finished:critic", "edge_selected:critic",
+      "node_started:done",    "node_finished:done",   "run_finished"};
   CHECK(h.types() == expected);
   // The critic received the mapped text.
   REQUIRE(h.provider.calls.size() == 2);
@@ -249,7 +250,7 @@ TEST_CASE("as refine(3) allows three traversals, then the loop is exhausted",
   CHECK(r.status == RunStatus::LoopExhausted);
   REQUIRE(r.error);
   CHECK(r.error->message.find("refine") != std::string::npos);
-  CHECK(h.provider.callsFor("writer") == 4);  // 1 + 3
+  CHECK(h.provider.callsFor("writer") == 4); // 1 + 3
   CHECK(h.provider.callsFor("critic") == 4);
   CHECK(r.outputs["writer"].contains("_tokens"));
 }
@@ -371,10 +372,10 @@ TEST_CASE("fan-out branches converge on an await node", "[engine]") {
   NodeDesc router;
   router.kind = NodeKind::Router;
   router.name = "fan";
-  wf.nodes.push_back(router);                 // 0
-  wf.nodes.push_back(agent("a", 0));          // 1
-  wf.nodes.push_back(agent("b", 0));          // 2
-  NodeDesc judge = agent("merge", 1);         // 3
+  wf.nodes.push_back(router);         // 0
+  wf.nodes.push_back(agent("a", 0));  // 1
+  wf.nodes.push_back(agent("b", 0));  // 2
+  NodeDesc judge = agent("merge", 1); // 3
   judge.kind = NodeKind::Judge;
   judge.await = AwaitMode::WaitAll;
   judge.user = ref(RefNs::Input, {"ra"});
@@ -438,9 +439,9 @@ TEST_CASE("a round_robin router alternates", "[engine]") {
   rr.kind = NodeKind::Router;
   rr.routerMode = RouterMode::RoundRobin;
   rr.name = "rr";
-  wf.nodes.push_back(rr);             // 0
-  wf.nodes.push_back(agent("x", 0));  // 1
-  wf.nodes.push_back(agent("y", 0));  // 2
+  wf.nodes.push_back(rr);            // 0
+  wf.nodes.push_back(agent("x", 0)); // 1
+  wf.nodes.push_back(agent("y", 0)); // 2
   addTerminals(wf);
   wf.edges.push_back(edge(0, 1));
   wf.edges.push_back(edge(0, 2));
@@ -473,12 +474,12 @@ TEST_CASE("a human gate pauses, and resumes with validated answers",
   wf.sourceSha256 = "h";
   wf.schemas.push_back(schema("plan", {{"plan", FieldType::String}}));
   wf.schemas.push_back(schema("decision", {{"approved", FieldType::Bool}}));
-  wf.nodes.push_back(agent("planner", 0));  // 0
+  wf.nodes.push_back(agent("planner", 0)); // 0
   NodeDesc human;
   human.kind = NodeKind::Human;
   human.name = "approval";
   human.output = 1;
-  wf.nodes.push_back(human);  // 1
+  wf.nodes.push_back(human); // 1
   addTerminals(wf);
   EdgeDesc toGate = edge(0, 1);
   toGate.with.push_back({"plan", ref(RefNs::Outputs, {"planner", "plan"})});
@@ -493,7 +494,8 @@ TEST_CASE("a human gate pauses, and resumes with validated answers",
   REQUIRE(r.status == RunStatus::PausedWaitingHuman);
   CHECK(r.questions["plan"] == "ship it");
   CHECK(!r.interactionId.empty());
-  Expected<Json> interaction = h.store->loadInteraction(r.runId, r.interactionId);
+  Expected<Json> interaction =
+      h.store->loadInteraction(r.runId, r.interactionId);
   REQUIRE(interaction);
   CHECK((*interaction)["questions"]["plan"] == "ship it");
 
@@ -529,21 +531,19 @@ TEST_CASE("compute and verify nodes need no model", "[engine]") {
   compute.name = "calc";
   compute.output = 0;
   compute.exprs.push_back({"double", "vars.n * 2", [](const Scope &s) {
-                             return expr::mul(
-                                 expr::path(s, RefNs::Vars, {"n"}), Json(2));
+                             return expr::mul(expr::path(s, RefNs::Vars, {"n"}),
+                                              Json(2));
                            }});
-  wf.nodes.push_back(compute);  // 0
+  wf.nodes.push_back(compute); // 0
   NodeDesc verify;
   verify.kind = NodeKind::Verify;
   verify.name = "check";
-  verify.checks.push_back({"big", "outputs.calc.double > 10",
-                           [](const Scope &s) {
-                             return expr::gt(
-                                 expr::path(s, RefNs::Outputs,
-                                            {"calc", "double"}),
-                                 Json(10));
-                           }});
-  wf.nodes.push_back(verify);  // 1
+  verify.checks.push_back(
+      {"big", "outputs.calc.double > 10", [](const Scope &s) {
+         return expr::gt(expr::path(s, RefNs::Outputs, {"calc", "double"}),
+                         Json(10));
+       }});
+  wf.nodes.push_back(verify); // 1
   addTerminals(wf);
   wf.edges.push_back(edge(0, 1));
   wf.edges.push_back(when(1, wf.doneIndex(), "passed", false));
@@ -563,7 +563,7 @@ TEST_CASE("compute and verify nodes need no model", "[engine]") {
   CHECK(small.outputs["check"]["failures"][0]["check"] == "big");
 
   RunOptions big;
-  big.vars["n"] = "8";  // a --var string, coerced to int
+  big.vars["n"] = "8"; // a --var string, coerced to int
   RunResult r = engine.run(big);
   CHECK(r.status == RunStatus::Finished);
   CHECK(r.outputs["calc"]["double"] == 16);
@@ -629,8 +629,7 @@ TEST_CASE("secret variables never reach events or artifacts", "[engine]") {
   token.defaultValue = Json("sk-very-secret-value");
   wf.vars.push_back(token);
   Harness h;
-  h.provider.replies["writer"] = {
-      R"({"text": "I saw sk-very-secret-value"})"};
+  h.provider.replies["writer"] = {R"({"text": "I saw sk-very-secret-value"})"};
   h.provider.replies["critic"] = {R"({"pass": true, "notes": "ok"})"};
   Engine engine(wf, h.deps());
   RunResult r = engine.run({});
@@ -738,8 +737,7 @@ public:
 };
 } // namespace
 
-TEST_CASE("branches that change the workspace run one at a time",
-          "[engine]") {
+TEST_CASE("branches that change the workspace run one at a time", "[engine]") {
   WorkflowDesc wf;
   wf.name = "builds";
   wf.sourceSha256 = "h";
@@ -778,8 +776,7 @@ TEST_CASE("branches that change the workspace run one at a time",
   CHECK(r.outputs["join"].contains("build0"));
 }
 
-TEST_CASE("a tool's stdout must match its declared output schema",
-          "[engine]") {
+TEST_CASE("a tool's stdout must match its declared output schema", "[engine]") {
   WorkflowDesc wf;
   wf.name = "t";
   wf.sourceSha256 = "h";
@@ -813,4 +810,135 @@ TEST_CASE("a tool's stdout must match its declared output schema",
   REQUIRE(r.error);
   CHECK(r.error->code == ErrorCode::SchemaInvalid);
   CHECK(r.error->message.find("passed") != std::string::npos);
+}
+
+//===----------------------------------------------------------------------===//
+// Resuming in the middle of an agent's work
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// One tool, `count`, that counts its calls and can raise the interrupt
+/// flag while it runs (as a Ctrl-C during a tool call would).
+class CountingToolbox : public Toolbox {
+public:
+  int calls = 0;
+  std::atomic<bool> *interruptOnCall = nullptr;
+  std::optional<ToolSpec> find(const std::string &name) override {
+    if (name != "count")
+      return std::nullopt;
+    return ToolSpec{"count", "counts", Json{{"type", "object"}}};
+  }
+  Expected<Json> call(const std::string &, const Json &) override {
+    ++calls;
+    if (interruptOnCall)
+      interruptOnCall->store(true);
+    return Json{{"count", calls}};
+  }
+  bool mutates(const std::string &) override { return true; }
+};
+
+} // namespace
+
+TEST_CASE("resume: a tool an agent called before the interruption does not "
+          "run again, and no model call is repeated",
+          "[engine][resume]") {
+  WorkflowDesc wf;
+  wf.name = "tooling";
+  wf.sourceSha256 = "h";
+  wf.schemas.push_back(schema("draft", {{"text", FieldType::String}}));
+  NodeDesc writer = agent("writer", 0);
+  writer.tools = {"count"};
+  wf.nodes.push_back(writer);
+  addTerminals(wf);
+  wf.edges.push_back(edge(0, wf.doneIndex()));
+
+  Harness h;
+  h.provider.replies["writer"] = {"CALL count {\"n\": 1}",
+                                  "{\"text\": \"counted\"}"};
+  CountingToolbox tools;
+  std::atomic<bool> interrupt{false};
+  tools.interruptOnCall = &interrupt;
+  EngineDeps deps = h.deps();
+  deps.toolbox = &tools;
+  deps.interrupt = &interrupt;
+  Engine engine(wf, deps);
+  RunOptions options;
+  options.runId = "tool-run";
+  RunResult first = engine.run(options);
+  REQUIRE(first.status == RunStatus::Cancelled);
+  CHECK(tools.calls == 1);
+  CHECK(h.provider.calls.size() == 1);
+
+  interrupt = false;
+  tools.interruptOnCall = nullptr;
+  RunResult resumed = engine.resume("tool-run", Json::object(), {});
+  INFO((resumed.error ? resumed.error->message : ""));
+  REQUIRE(resumed.status == RunStatus::Finished);
+  CHECK(resumed.outputs["writer"]["text"] == "counted");
+  CHECK(tools.calls == 1); // the recorded result was used
+  // The first call came from the log; only the answer was asked for.
+  CHECK(h.provider.calls.size() == 2);
+  // The answer request carries the tool's recorded result.
+  const LlmRequest &last = h.provider.calls.back();
+  bool sawResult = false;
+  for (const LlmMessage &m : last.messages)
+    sawResult =
+        sawResult || (m.role == "tool" &&
+                      m.content.find("\"count\":1") != std::string::npos);
+  CHECK(sawResult);
+  CHECK(h.count("tool_called", "writer") == 1);
+}
+
+TEST_CASE("resume: an inheriting agent continues the conversation of a node "
+          "that ran before the pause",
+          "[engine][resume]") {
+  WorkflowDesc wf;
+  wf.name = "sessions";
+  wf.sourceSha256 = "h";
+  wf.schemas.push_back(schema("draft", {{"text", FieldType::String}}));
+  wf.schemas.push_back(schema("ok", {{"approved", FieldType::Bool}}));
+  wf.nodes.push_back(agent("writer", 0)); // 0
+  NodeDesc gate;
+  gate.kind = NodeKind::Human;
+  gate.name = "gate";
+  gate.output = 1;
+  wf.nodes.push_back(gate); // 1
+  NodeDesc editor = agent("editor", 0);
+  editor.session = SessionMode::Inherit;
+  wf.nodes.push_back(editor); // 2
+  addTerminals(wf);
+  wf.edges.push_back(edge(0, 1));
+  EdgeDesc toEditor = edge(1, 2);
+  toEditor.with.push_back(
+      {"_session_id", ref(RefNs::Outputs, {"writer", "_session_id"})});
+  wf.edges.push_back(toEditor);
+  wf.edges.push_back(edge(2, wf.doneIndex()));
+
+  Harness h;
+  h.provider.replies["writer"] = {"{\"text\": \"first draft\"}"};
+  h.provider.replies["editor"] = {"{\"text\": \"edited\"}"};
+  RunOptions options;
+  options.runId = "session-run";
+  {
+    Engine engine(wf, h.deps());
+    RunResult paused = engine.run(options);
+    REQUIRE(paused.status == RunStatus::PausedWaitingHuman);
+  }
+  // A new process: nothing of the first one's memory is left.
+  Engine engine(wf, h.deps());
+  RunResult r =
+      engine.resume("session-run", Json{{"approved", true}}, RunOptions());
+  INFO((r.error ? r.error->message : ""));
+  REQUIRE(r.status == RunStatus::Finished);
+  // The editor's request starts with the writer's whole conversation.
+  const LlmRequest &editorCall = h.provider.calls.back();
+  REQUIRE(editorCall.messages.size() >= 4);
+  CHECK(editorCall.messages[0].role == "system");
+  CHECK(editorCall.messages[0].content.rfind("node:writer", 0) == 0);
+  CHECK(editorCall.messages[2].role == "assistant");
+  CHECK(editorCall.messages[2].content.find("first draft") !=
+        std::string::npos);
+  CHECK(h.provider.callsFor("writer") == 2); // the editor's request counts it
+  CHECK(h.count("session_saved", "writer") == 1);
 }
