@@ -20,7 +20,7 @@
 
 #include "iterc/rt/Scope.h"
 
-#include <openssl/sha.h>
+#include <openssl/evp.h>
 
 #include <algorithm>
 #include <atomic>
@@ -40,12 +40,19 @@ namespace {
 //===----------------------------------------------------------------------===//
 
 std::string sha256Hex(const std::string &data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char *>(data.data()), data.size(),
-         digest);
+  // Fetched once: SHA256() looks the algorithm up in the provider tables
+  // on every call, which costs as much as hashing a request.
+  static EVP_MD *const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (!md || !EVP_Digest(data.data(), data.size(), digest, &length, md,
+                         nullptr))
+    throw std::runtime_error("SHA-256 is not available from OpenSSL");
   static const char hex[] = "0123456789abcdef";
   std::string out;
-  for (unsigned char c : digest) {
+  out.reserve(2 * length);
+  for (unsigned char c : std::string_view(
+           reinterpret_cast<const char *>(digest), length)) {
     out.push_back(hex[c >> 4]);
     out.push_back(hex[c & 15]);
   }
