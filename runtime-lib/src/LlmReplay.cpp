@@ -23,11 +23,29 @@ using namespace iterc::rt;
 
 namespace {
 
-/// `value` with every object's keys in sorted (byte) order: what converting
-/// it to nlohmann::json, whose objects are std::maps, would do, without a
-/// second instantiation of the JSON library for that type.
-Json sortedCopy(const Json &value) {
-  if (value.is_object()) {
+/// Appends `text` as a JSON string exactly as Json::dump(-1, ' ', false,
+/// replace) writes it: printable ASCII as it is, anything else (escapes,
+/// UTF-8, invalid bytes) through the JSON library itself.
+void appendString(std::string &out, std::string_view text) {
+  for (char ch : text) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) {
+      out += Json(std::string(text))
+                 .dump(-1, ' ', false, Json::error_handler_t::replace);
+      return;
+    }
+  }
+  out += '"';
+  out.append(text);
+  out += '"';
+}
+
+/// Appends `value` as compact JSON with every object's keys in sorted
+/// (byte) order — what dumping it through std::map-backed objects gives —
+/// without building a sorted copy.
+void appendSorted(std::string &out, const Json &value) {
+  switch (value.type()) {
+  case Json::value_t::object: {
     const Json::object_t &object = value.get_ref<const Json::object_t &>();
     std::vector<const Json::object_t::value_type *> members;
     members.reserve(object.size());
@@ -35,33 +53,56 @@ Json sortedCopy(const Json &value) {
       members.push_back(&member);
     std::sort(members.begin(), members.end(),
               [](const auto *a, const auto *b) { return a->first < b->first; });
-    Json out = Json::object();
-    // The keys are unique already: append without ordered_map's search.
-    Json::object_t &sorted = out.get_ref<Json::object_t &>();
-    sorted.reserve(members.size());
-    for (const auto *member : members)
-      sorted.emplace_back(member->first, sortedCopy(member->second));
-    return out;
+    out += '{';
+    for (size_t i = 0; i < members.size(); ++i) {
+      if (i)
+        out += ',';
+      appendString(out, members[i]->first);
+      out += ':';
+      appendSorted(out, members[i]->second);
+    }
+    out += '}';
+    return;
   }
-  if (value.is_array()) {
-    Json out = Json::array();
-    Json::array_t &items = out.get_ref<Json::array_t &>();
-    items.reserve(value.size());
-    for (const Json &item : value)
-      items.push_back(sortedCopy(item));
-    return out;
+  case Json::value_t::array: {
+    out += '[';
+    bool first = true;
+    for (const Json &item : value) {
+      if (!first)
+        out += ',';
+      first = false;
+      appendSorted(out, item);
+    }
+    out += ']';
+    return;
   }
-  return value;
+  case Json::value_t::string:
+    appendString(out, value.get_ref<const std::string &>());
+    return;
+  case Json::value_t::number_integer:
+    out += std::to_string(value.get<int64_t>());
+    return;
+  case Json::value_t::number_unsigned:
+    out += std::to_string(value.get<uint64_t>());
+    return;
+  case Json::value_t::boolean:
+    out += value.get<bool>() ? "true" : "false";
+    return;
+  case Json::value_t::null:
+    out += "null";
+    return;
+  default: // floating point (the library's shortest round trip), binary
+    out += value.dump(-1, ' ', false, Json::error_handler_t::replace);
+    return;
+  }
 }
 
-std::string keyText(const Json &sorted) {
-  return sorted.dump(-1, ' ', false, Json::error_handler_t::replace);
-}
-
-/// The match key of a canonical request: its dump with every object's keys
-/// sorted.
+/// The match key of a canonical request: its compact dump with every
+/// object's keys sorted.
 std::string sortedKey(const Json &request) {
-  return keyText(sortedCopy(request));
+  std::string out;
+  appendSorted(out, request);
+  return out;
 }
 
 std::string lastUserMessage(const LlmRequest &request) {
@@ -225,52 +266,54 @@ Status RecordingProvider::flush() {
 }
 
 std::string LlmRequest::computeMatchKey() const {
-  // The same document as sortedKey(canonical()), built straight in sorted
-  // key order instead of building the canonical form and sorting a copy:
-  // this runs on every model call. Members are appended to vectors
-  // reserved beforehand: growing an ordered object copies its members.
-  auto object = [](Json &value, size_t members) -> Json::object_t & {
-    value = Json::object();
-    Json::object_t &o = value.get_ref<Json::object_t &>();
-    o.reserve(members);
-    return o;
-  };
-  // One instantiation of emplace_back, whatever the key's length.
-  auto add = [](Json::object_t &o, const char *key, Json value) {
-    o.emplace_back(std::string(key), std::move(value));
-  };
-  Json msgs = Json::array();
-  msgs.get_ref<Json::array_t &>().reserve(messages.size());
-  for (const LlmMessage &m : messages) {
-    Json jm;
-    Json::object_t &o = object(jm, 4);
-    add(o, "content", m.content);
-    add(o, "role", m.role);
-    if (!m.toolCallId.empty())
-      add(o, "tool_call_id", m.toolCallId);
-    if (!m.toolCalls.is_null() && !m.toolCalls.empty())
-      add(o, "tool_calls", sortedCopy(m.toolCalls));
-    msgs.push_back(std::move(jm));
+  // The same text as sortedKey(canonical()), written straight in sorted key
+  // order instead of building the canonical document first: this runs on
+  // every model call.
+  std::string out;
+  size_t size = 256;
+  for (const LlmMessage &m : messages)
+    size += m.content.size() + 48;
+  out.reserve(size);
+  out += "{\"max_tokens\":";
+  out += maxTokens ? std::to_string(*maxTokens) : std::string("null");
+  out += ",\"messages\":[";
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const LlmMessage &m = messages[i];
+    out += i ? ",{\"content\":" : "{\"content\":";
+    appendString(out, m.content);
+    out += ",\"role\":";
+    appendString(out, m.role);
+    if (!m.toolCallId.empty()) {
+      out += ",\"tool_call_id\":";
+      appendString(out, m.toolCallId);
+    }
+    if (!m.toolCalls.is_null() && !m.toolCalls.empty()) {
+      out += ",\"tool_calls\":";
+      appendSorted(out, m.toolCalls);
+    }
+    out += '}';
   }
-  Json jtools = Json::array();
-  jtools.get_ref<Json::array_t &>().reserve(tools.size());
-  for (const ToolSpec &t : tools) {
-    Json jt;
-    Json::object_t &o = object(jt, 3);
-    add(o, "description", t.description);
-    add(o, "input_schema", sortedCopy(t.inputSchema));
-    add(o, "name", t.name);
-    jtools.push_back(std::move(jt));
+  out += "],\"model\":";
+  appendString(out, model);
+  out += ",\"output_schema\":";
+  appendSorted(out, outputSchema);
+  out += ",\"provider\":";
+  appendString(out, provider);
+  out += ",\"reasoning_effort\":";
+  appendString(out, reasoningEffort);
+  out += ",\"schema_name\":";
+  appendString(out, schemaName);
+  out += ",\"tools\":[";
+  for (size_t i = 0; i < tools.size(); ++i) {
+    const ToolSpec &t = tools[i];
+    out += i ? ",{\"description\":" : "{\"description\":";
+    appendString(out, t.description);
+    out += ",\"input_schema\":";
+    appendSorted(out, t.inputSchema);
+    out += ",\"name\":";
+    appendString(out, t.name);
+    out += '}';
   }
-  Json out;
-  Json::object_t &o = object(out, 8);
-  add(o, "max_tokens", maxTokens ? Json(*maxTokens) : Json(nullptr));
-  add(o, "messages", std::move(msgs));
-  add(o, "model", model);
-  add(o, "output_schema", sortedCopy(outputSchema));
-  add(o, "provider", provider);
-  add(o, "reasoning_effort", reasoningEffort);
-  add(o, "schema_name", schemaName);
-  add(o, "tools", std::move(jtools));
-  return keyText(out);
+  out += "]}";
+  return out;
 }

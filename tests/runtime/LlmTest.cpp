@@ -27,7 +27,6 @@ using iterc::test::FakeRequest;
 
 namespace {
 
-
 Json parse(const std::string &text) {
   auto j = parseJson(text);
   REQUIRE(j.has_value());
@@ -720,9 +719,10 @@ TEST_CASE("the request match key is the sorted canonical form", "[llm]") {
                                {"arguments", {{"z", 1}, {"a", 2}}}}}),
                  ""},
                 {"tool", "result", Json(), "c1"}};
-  r.outputSchema = {{"type", "object"},
-                    {"properties", {{"b", {{"type", "string"}}},
-                                    {"a", {{"type", "integer"}}}}}};
+  r.outputSchema = {
+      {"type", "object"},
+      {"properties",
+       {{"b", {{"type", "string"}}}, {"a", {{"type", "integer"}}}}}};
   r.schemaName = "out";
   r.tools.push_back({"lookup", "finds", Json{{"type", "object"}}});
   auto reference = [](const LlmRequest &req) {
@@ -736,4 +736,37 @@ TEST_CASE("the request match key is the sorted canonical form", "[llm]") {
   CHECK(r.computeMatchKey() == reference(r));
   LlmRequest empty;
   CHECK(empty.computeMatchKey() == reference(empty));
+
+  // Whatever the strings and numbers hold: escapes, UTF-8, invalid bytes,
+  // floats, big and negative integers, booleans, nested arrays.
+  LlmRequest odd;
+  odd.provider = "anthropic";
+  odd.model = "claude\\x";
+  odd.messages = {
+      {"system", std::string("nul \0 byte, tab\t, bell \a, del \x7f", 30),
+       Json(), ""},
+      {"user", "bad utf-8: \xff\xfe, cut: \xe2\x9c, ok: \xe2\x9c\x93", Json(),
+       ""},
+      {"assistant", "/slash/ and \"quotes\"",
+       Json::array(
+           {{{"id", "\u00e9"},
+             {"arguments",
+              {{"f", 0.1},
+               {"g", -2.5e-7},
+               {"big", 9007199254740993LL},
+               {"neg", -42},
+               {"u", 18446744073709551615ULL},
+               {"t", true},
+               {"n", nullptr},
+               {"nested", Json::array({Json::array({1, 2}), Json::object()})}}},
+             {"name", "x"}}}),
+       ""}};
+  odd.outputSchema = {{"enum", Json::array({"b", "a", "\u2028"})},
+                      {"minimum", 1.5},
+                      {"B", 1},
+                      {"a", 2}};
+  odd.reasoningEffort = "l\u00f6w";
+  odd.tools.push_back({"t\"1", "d\n", Json{{"z", {{"y", {{"x", 1}}}}}}});
+  odd.tools.push_back({"t2", "", Json()});
+  CHECK(odd.computeMatchKey() == reference(odd));
 }
