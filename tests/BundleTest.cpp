@@ -729,6 +729,13 @@ TEST_CASE("iterc build X.bundle builds the binary the source builds",
   CHECK(lastStderr(co).find("file 'triage.cpp' is not what iterc") !=
         std::string::npos);
   CHECK(!fs::exists(co / "altered"));
+  // `iterc run` takes a bundle as `build` does, with the same check.
+  REQUIRE(runIterc(co, "run r.bundle -- --version", cacheA) == 0);
+  CHECK(readFile(co / "stdout.txt").find("built by iterc") !=
+        std::string::npos);
+  CHECK(runIterc(co, "run altered.bundle -- --version", cacheA) == 1);
+  CHECK(lastStderr(co).find("file 'triage.cpp' is not what iterc") !=
+        std::string::npos);
   // Made by another iterc version: built from its source, with a note.
   writeFile(co / "old.bundle",
             write(withFile(files, "triage.cpp", cpp + "// old\n", "0.0.1-old"),

@@ -113,6 +113,8 @@ const char *iterc::runHelp =
     "  iterc run review.iter -- run --var pr=42 --cassette "
     "review.cassette.json\n"
     "\n"
+    "FILE may be a bundle from 'iterc bundle', checked as 'iterc build'\n"
+    "checks it.\n"
     "The exit status is the executable's (see '<program> --help').\n";
 
 namespace {
@@ -723,13 +725,12 @@ int iterc::runEmit(int argc, char **argv) {
   return ExitOk;
 }
 
-int iterc::runBuild(int argc, char **argv) {
-  Args args;
-  if (std::optional<int> rc =
-          parseArgs(argc, argv, "build", buildHelp, false, args))
-    return *rc;
-  // A bundle: build its source under its recorded path, then compare the
-  // generated files it holds with those of the build.
+namespace {
+
+/// Builds `args.file` through the cache: a `.iter` source, or a bundle,
+/// whose source is built under its recorded path and whose generated files
+/// must then be those of the build.
+int buildInput(Args &args, std::string &binary, std::string &program) {
   std::optional<WorkflowBundle> bundle;
   std::string bundlePath = args.file;
   if (isBundleInput(args.file)) {
@@ -739,14 +740,23 @@ int iterc::runBuild(int argc, char **argv) {
     args.file = bundle->sourcePath;
     args.sourceText = bundle->sourceText;
   }
-  std::string binary, program;
-  int rc = buildCached(args, binary, program);
-  if (rc != ExitOk)
+  if (int rc = buildCached(args, binary, program); rc != ExitOk)
     return rc;
   if (bundle)
-    if (int rc = checkBundleAgainstBuild(bundlePath, *bundle, dirName(binary));
-        rc != ExitOk)
-      return rc;
+    return checkBundleAgainstBuild(bundlePath, *bundle, dirName(binary));
+  return ExitOk;
+}
+
+} // namespace
+
+int iterc::runBuild(int argc, char **argv) {
+  Args args;
+  if (std::optional<int> rc =
+          parseArgs(argc, argv, "build", buildHelp, false, args))
+    return *rc;
+  std::string binary, program;
+  if (int rc = buildInput(args, binary, program); rc != ExitOk)
+    return rc;
   std::string output = args.output.empty() ? "./" + program : args.output;
   std::string error;
   if (!copyFile(binary, output, error))
@@ -790,8 +800,7 @@ int iterc::runRun(int argc, char **argv) {
   if (std::optional<int> rc = parseArgs(argc, argv, "run", runHelp, true, args))
     return *rc;
   std::string binary, program;
-  int rc = buildCached(args, binary, program);
-  if (rc != ExitOk)
+  if (int rc = buildInput(args, binary, program); rc != ExitOk)
     return rc;
   std::vector<std::string> rest = args.rest;
   if (rest.empty())
