@@ -45,14 +45,14 @@ std::string sha256Hex(const std::string &data) {
   static EVP_MD *const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  if (!md || !EVP_Digest(data.data(), data.size(), digest, &length, md,
-                         nullptr))
+  if (!md ||
+      !EVP_Digest(data.data(), data.size(), digest, &length, md, nullptr))
     throw std::runtime_error("SHA-256 is not available from OpenSSL");
   static const char hex[] = "0123456789abcdef";
   std::string out;
   out.reserve(2 * length);
-  for (unsigned char c : std::string_view(
-           reinterpret_cast<const char *>(digest), length)) {
+  for (unsigned char c :
+       std::string_view(reinterpret_cast<const char *>(digest), length)) {
     out.push_back(hex[c >> 4]);
     out.push_back(hex[c & 15]);
   }
@@ -585,15 +585,18 @@ Status Engine::Impl::recordOutput(State &st, const std::string &branch,
     emit(st, branch, "artifact_written", n.name,
          {{"publish", n.publish}, {"version", version}});
   }
-  Json data;
-  data["output"] = output;
-  data["iteration"] = version;
+  if (replayed)
+    return Status::success();
+  Json data = Json::object();
+  Json::object_t &members = data.get_ref<Json::object_t &>();
+  members.reserve(4);
+  members.emplace_back("output", output);
+  members.emplace_back("iteration", version);
   if (output.is_object()) {
-    data["_tokens"] = output.value("_tokens", int64_t(0));
-    data["_cost_usd"] = output.value("_cost_usd", 0.0);
+    members.emplace_back("_tokens", output.value("_tokens", int64_t(0)));
+    members.emplace_back("_cost_usd", output.value("_cost_usd", 0.0));
   }
-  if (!replayed)
-    emit(st, branch, "node_finished", n.name, data);
+  emit(st, branch, "node_finished", n.name, std::move(data));
   return Status::success();
 }
 
@@ -819,18 +822,26 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
     st.budget->recordLlm(tokens, cost);
     totalTokens += tokens;
     totalCost += cost;
-    Json responseData;
-    responseData["text"] = response.text;
-    responseData["tool_calls"] = response.toolCalls;
-    responseData["finish_reason"] = response.finishReason;
-    responseData["input_tokens"] = response.usage.inputTokens;
-    responseData["output_tokens"] = response.usage.outputTokens;
-    emit(st, branch, "llm_response", n.name,
-         {{"request_sha256", hash},
-          {"model", model},
-          {"attempt", attempt},
-          {"response", responseData},
-          {"cost_usd", cost}});
+    {
+      // Built member by member: an initializer list copies every value.
+      Json responseData = Json::object();
+      Json::object_t &r = responseData.get_ref<Json::object_t &>();
+      r.reserve(5);
+      r.emplace_back("text", response.text);
+      r.emplace_back("tool_calls", response.toolCalls);
+      r.emplace_back("finish_reason", response.finishReason);
+      r.emplace_back("input_tokens", response.usage.inputTokens);
+      r.emplace_back("output_tokens", response.usage.outputTokens);
+      Json data = Json::object();
+      Json::object_t &d = data.get_ref<Json::object_t &>();
+      d.reserve(5);
+      d.emplace_back("request_sha256", hash);
+      d.emplace_back("model", model);
+      d.emplace_back("attempt", attempt);
+      d.emplace_back("response", std::move(responseData));
+      d.emplace_back("cost_usd", cost);
+      emit(st, branch, "llm_response", n.name, std::move(data));
+    }
 
     if (!response.toolCalls.empty()) {
       // The tool-call loop: run what the model asked for and send back the
@@ -1436,7 +1447,7 @@ Engine::Impl::selectEdge(State &st, const std::string &branch, int node,
     data["condition"] = (e.negated ? "not " : "") + e.field;
   else if (e.cond == EdgeDesc::Cond::Expr)
     data["condition"] = e.exprText;
-  emit(st, branch, "edge_selected", n.name, data);
+  emit(st, branch, "edge_selected", n.name, std::move(data));
   Next next;
   next.node = e.to;
   if (e.with.empty()) {
@@ -1691,8 +1702,12 @@ Engine::Impl::Stop Engine::Impl::walk(State &st, const std::string &branch,
         std::lock_guard<std::recursive_mutex> lock(st.mutex);
         iteration = st.artifactVersion[size_t(node)];
       }
-      Json started = {{"kind", nodeKindName(n.kind)}, {"iteration", iteration}};
-      emit(st, branch, "node_started", n.name, started);
+      Json started = Json::object();
+      Json::object_t &members = started.get_ref<Json::object_t &>();
+      members.reserve(2);
+      members.emplace_back("kind", nodeKindName(n.kind));
+      members.emplace_back("iteration", iteration);
+      emit(st, branch, "node_started", n.name, std::move(started));
       bool counted = n.kind == NodeKind::Agent || n.kind == NodeKind::Judge ||
                      n.kind == NodeKind::Tool || n.kind == NodeKind::Verify ||
                      (n.kind == NodeKind::Router &&
