@@ -526,23 +526,32 @@ WorkflowDesc gen::loadProgram(const ProgramInfo &program) {
     corrupt("the entry node is out of range");
   wf.entry = program.entry;
 
+  // ${NAME} references in a service are read from this process's
+  // environment, as compose reads them from the host's for the same file.
+  auto expanded = [](const char *text) { return expandEnv(str(text)); };
+  auto expandedAll = [](Strings list) {
+    std::vector<std::string> out = strings(list);
+    for (std::string &s : out)
+      s = expandEnv(s);
+    return out;
+  };
   for (const ServiceInfo &svc : program.services) {
     ServiceDesc d;
     d.name = str(svc.name);
-    d.image = str(svc.image);
-    d.buildContext = str(svc.buildContext);
-    d.dockerfile = str(svc.dockerfile);
-    d.program = str(svc.program);
-    d.command = strings(svc.command);
+    d.image = expanded(svc.image);
+    d.buildContext = expanded(svc.buildContext);
+    d.dockerfile = expanded(svc.dockerfile);
+    d.program = expanded(svc.program);
+    d.command = expandedAll(svc.command);
     d.ports = strings(svc.ports);
     for (const EnvValue &e : svc.env)
-      d.env.emplace_back(str(e.name), str(e.value));
+      d.env.emplace_back(str(e.name), expanded(e.value));
     d.dependsOn = strings(svc.dependsOn);
     if (svc.health)
-      d.health = HealthDesc{str(svc.health->http), strings(svc.health->command),
-                            svc.health->intervalMs, svc.health->timeoutMs,
-                            svc.health->retries};
-    d.workdir = str(svc.workdir);
+      d.health = HealthDesc{
+          str(svc.health->http), expandedAll(svc.health->command),
+          svc.health->intervalMs, svc.health->timeoutMs, svc.health->retries};
+    d.workdir = expanded(svc.workdir);
     d.generatedDockerfile = str(svc.generatedDockerfile);
     wf.services.push_back(std::move(d));
   }

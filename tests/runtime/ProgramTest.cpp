@@ -14,6 +14,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+
 // Tables name only the members they set, as generated code does.
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
@@ -100,7 +102,11 @@ constexpr PresetValue kBigValues[] = {{"start", "5"}, {"loud", "true"}};
 constexpr PresetInfo kPresets[] = {{"big", {kBigValues, 2}}};
 constexpr const char *kWebCommand[] = {"-m", "http.server"};
 constexpr const char *kWebPorts[] = {"8000:80"};
-constexpr EnvValue kWebEnv[] = {{"MODE", "test"}};
+constexpr EnvValue kWebEnv[] = {
+    {"MODE", "test"},
+    {"URL",
+     "http://${ITERC_PROGRAM_TEST_HOST:-localhost}:${ITERC_PROGRAM_TEST_PORT}/"
+     "x"}};
 constexpr const char *kHealthCommand[] = {"true"};
 constexpr HealthInfo kWebHealth = {
     .command = {kHealthCommand, 1}, .intervalMs = 50, .retries = 3};
@@ -111,7 +117,7 @@ constexpr ServiceInfo kServices[] = {
      .program = "python3",
      .command = {kWebCommand, 2},
      .ports = {kWebPorts, 1},
-     .env = {kWebEnv, 1},
+     .env = {kWebEnv, 2},
      .dependsOn = {kWebDeps, 1},
      .health = &kWebHealth},
 };
@@ -194,7 +200,10 @@ TEST_CASE("generated decoders report what SchemaDesc::validate reports",
 }
 
 TEST_CASE("loadProgram builds the engine's tables", "[program]") {
+  ::unsetenv("ITERC_PROGRAM_TEST_HOST");
+  ::setenv("ITERC_PROGRAM_TEST_PORT", "8123", 1);
   WorkflowDesc wf = loadProgram(kProgram);
+  ::unsetenv("ITERC_PROGRAM_TEST_PORT");
   CHECK(wf.name == "demo");
   CHECK(wf.itercVersion == "9.9.9");
   REQUIRE(wf.nodes.size() == 3);
@@ -222,8 +231,9 @@ TEST_CASE("loadProgram builds the engine's tables", "[program]") {
   CHECK(!wf.services[0].health);
   const ServiceDesc &web = wf.services[1];
   CHECK(web.command == std::vector<std::string>{"-m", "http.server"});
-  CHECK(web.env ==
-        std::vector<std::pair<std::string, std::string>>{{"MODE", "test"}});
+  // ${NAME} references are read from the environment, defaults included.
+  CHECK(web.env == std::vector<std::pair<std::string, std::string>>{
+                       {"MODE", "test"}, {"URL", "http://localhost:8123/x"}});
   CHECK(web.dependsOn == std::vector<std::string>{"db"});
   REQUIRE(web.health);
   CHECK(web.health->command == std::vector<std::string>{"true"});
