@@ -342,20 +342,8 @@ stackFactory(const WorkflowDesc &wf, const StackChoice &choice,
           return engine.error();
         ContainerRuntimeOptions o;
         o.engine = *engine;
-        if (const char *env = std::getenv("ITERC_CONTAINER_ARGS")) {
-          std::string word;
-          for (const char *p = env;; ++p) {
-            if (*p == '\0' || std::isspace(static_cast<unsigned char>(*p))) {
-              if (!word.empty())
-                o.engineArgs.push_back(word);
-              word.clear();
-              if (*p == '\0')
-                break;
-            } else {
-              word += *p;
-            }
-          }
-        }
+        if (const char *env = std::getenv("ITERC_CONTAINER_ARGS"))
+          o.engineArgs = splitWords(env);
         if (const char *env = std::getenv("ITERC_CONTAINER_NETWORK"))
           o.network = env;
         o.project = containerName("iterc-" + wf.name + "-" + runId);

@@ -514,13 +514,7 @@ private:
   bool probe(const ServiceDesc &s, const Running &r, const HealthDesc &h) {
     if (!h.http.empty()) {
       std::optional<Endpoint> ep = endpoint(s.name);
-      if (!ep)
-        return false;
-      HttpRequest request;
-      request.url = ep->baseUrl() + h.http;
-      request.timeoutMs = h.timeoutMs;
-      Expected<HttpResponse> response = opts.http->send(request);
-      return response.ok() && response->status >= 200 && response->status < 400;
+      return ep && httpHealthy(*opts.http, *ep, h);
     }
     if (!h.command.empty()) {
       std::vector<std::string> args = {"exec", r.container};

@@ -119,6 +119,18 @@ std::string newRunId(Clock &clock) {
 
 /// Events about the run as a whole: written by each session, never part of
 /// the step-by-step record that a resume replays.
+/// Each service's base URL (null when it has no port), for the stack events.
+Json endpointsJson(StackRuntime &stack,
+                   const std::vector<const ServiceDesc *> &services) {
+  Json out = Json::object();
+  for (const ServiceDesc *s : services)
+    if (std::optional<Endpoint> ep = stack.endpoint(s->name))
+      out[s->name] = ep->baseUrl();
+    else
+      out[s->name] = nullptr;
+  return out;
+}
+
 /// A conversation as stored in a session_saved event, and back.
 Json messagesToJson(const std::vector<LlmMessage> &messages) {
   Json out = Json::array();
@@ -387,6 +399,9 @@ struct Engine::Impl::State {
 
   /// The running stack (services: [...]), between bringUp and tearDown.
   std::unique_ptr<StackRuntime> stack;
+  /// Held while a tool restarts services (seconds) and while a verify node
+  /// looks a service up; not `mutex`, which every event takes.
+  std::mutex stackMutex;
 };
 
 class Engine::Impl::RunScope : public Scope {
@@ -1103,15 +1118,20 @@ Expected<Json> Engine::Impl::runVerify(State &st, int node, const Json &input) {
     std::string url;
     if (!h.service.empty()) {
       std::optional<Endpoint> ep;
-      if (st.stack)
-        ep = st.stack->endpoint(h.service);
+      bool running;
+      {
+        std::lock_guard<std::mutex> lock(st.stackMutex);
+        running = st.stack != nullptr;
+        if (running)
+          ep = st.stack->endpoint(h.service);
+      }
       if (!ep) {
         failures.push_back(
             {{"check", h.name},
              {"expected", "service '" + h.service + "' running"},
-             {"actual", !st.stack ? "no stack is running"
-                                  : "the service is not running or has no "
-                                    "port"}});
+             {"actual", !running ? "no stack is running"
+                                 : "the service is not running or has no "
+                                   "port"}});
         continue;
       }
       url = ep->baseUrl() + renderText(h.path, scope);
@@ -1991,19 +2011,14 @@ std::optional<Engine::Impl::Stop> Engine::Impl::bringUp(State &st) {
   if (!up.ok())
     return fail(up.error());
   st.stack = std::move(*runtime);
-  Json endpoints = Json::object();
-  for (const ServiceDesc *s : *order)
-    if (std::optional<Endpoint> ep = st.stack->endpoint(s->name))
-      endpoints[s->name] = ep->baseUrl();
-    else
-      endpoints[s->name] = nullptr;
-  emit(st, "", "stack_ready", "", {{"services", endpoints}});
+  emit(st, "", "stack_ready", "",
+       {{"services", endpointsJson(*st.stack, *order)}});
   return std::nullopt;
 }
 
 Status Engine::Impl::restartServices(State &st, const std::string &branch,
                                      const NodeDesc &n) {
-  std::lock_guard<std::recursive_mutex> lock(st.mutex);
+  std::lock_guard<std::mutex> lock(st.stackMutex);
   std::vector<const ServiceDesc *> services;
   for (const std::string &name : n.restart) {
     auto it =
@@ -2035,13 +2050,8 @@ Status Engine::Impl::restartServices(State &st, const std::string &branch,
           {"error", st.redactor.apply(restarted.error().message)}});
     return restarted;
   }
-  Json endpoints = Json::object();
-  for (const ServiceDesc *s : services)
-    if (std::optional<Endpoint> ep = st.stack->endpoint(s->name))
-      endpoints[s->name] = ep->baseUrl();
-    else
-      endpoints[s->name] = nullptr;
-  emit(st, branch, "services_restarted", n.name, {{"services", endpoints}});
+  emit(st, branch, "services_restarted", n.name,
+       {{"services", endpointsJson(*st.stack, services)}});
   return Status::success();
 }
 

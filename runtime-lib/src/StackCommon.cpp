@@ -8,6 +8,7 @@
 #include "FileText.h"
 
 #include "iterc/rt/Clock.h"
+#include "iterc/rt/Http.h"
 
 #include <algorithm>
 
@@ -40,4 +41,13 @@ std::optional<std::string> iterc::rt::waitUntilHealthy(
   return "never became healthy: " + how + " failed " +
          std::to_string(attempts) + " times over " +
          std::to_string(clock.monotonicMs() - started) + " ms";
+}
+
+bool iterc::rt::httpHealthy(HttpTransport &http, const Endpoint &ep,
+                            const HealthDesc &h) {
+  HttpRequest request;
+  request.url = ep.baseUrl() + h.http;
+  request.timeoutMs = h.timeoutMs;
+  Expected<HttpResponse> response = http.send(request);
+  return response.ok() && response->status >= 200 && response->status < 400;
 }

@@ -18,8 +18,14 @@
 
 namespace iterc::rt {
 
+class HttpTransport;
+
 /// The last `lines` lines of the file at `path` ("" when it cannot be read).
 std::string logFileTail(const std::string &path, size_t lines);
+
+/// One HTTP health probe: GET `h.http` at `ep` answers 2xx or 3xx within
+/// `h.timeoutMs`.
+bool httpHealthy(HttpTransport &http, const Endpoint &ep, const HealthDesc &h);
 
 /// Probes a service with `h` until `healthy()` holds. Before each probe,
 /// `ended()` says whether the service's process is gone (and how it ended).

@@ -19,40 +19,24 @@
 #include "iterc/rt/Stack.h"
 #include "iterc/rt/Tool.h"
 
+#include "FakeHttpServer.h"
 #include "RuntimeTestUtil.h"
 
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
 #include <cstdlib>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 using namespace iterc::rt;
 using iterc::rt::test::ScopedEnv;
 using iterc::rt::test::TempDir;
+using iterc::test::unusedPort;
 
 namespace {
 
 const char *const kStackSvcDockerfile = "FROM scratch\n"
                                         "COPY stacksvc /stacksvc\n"
                                         "ENTRYPOINT [\"/stacksvc\"]\n";
-
-int freePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr *>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
 
 bool havePodman() {
   const char *path = std::getenv("PATH");
@@ -205,9 +189,9 @@ TEST_CASE("container stack: a store and an api in front of it on the host "
   StackSvcImage image(podman);
   TempDir workspace;
   std::string project = uniqueProject();
-  int storePort = freePort(), apiPort = freePort();
+  int storePort = unusedPort(), apiPort = unusedPort();
   while (apiPort == storePort)
-    apiPort = freePort();
+    apiPort = unusedPort();
   std::string store = std::to_string(storePort), api = std::to_string(apiPort);
 
   std::vector<ServiceDesc> all = {
@@ -268,7 +252,7 @@ TEST_CASE("container stack: a build service from a generated Dockerfile, "
   TempDir workspace;
   std::string project = uniqueProject();
   writeStackSvcContext(workspace / "svc", false);
-  int port = freePort();
+  int port = unusedPort();
   std::string url = "http://127.0.0.1:" + std::to_string(port);
 
   ServiceDesc web;
@@ -332,7 +316,7 @@ TEST_CASE("container stack: a service that never gets healthy or dies is "
   StackSvcImage image(podman);
   TempDir workspace;
   std::string project = uniqueProject();
-  int port = freePort();
+  int port = unusedPort();
   ServiceDesc sick = stackSvc("sick", image.tag,
                               {"serve", "--port", std::to_string(port),
                                "--host", "127.0.0.1", "--fail-health"});
@@ -445,9 +429,9 @@ TEST_CASE("container stack: the stack's own network publishes ports and "
   StackSvcImage image(podman);
   TempDir workspace;
   std::string project = uniqueProject();
-  int storePort = freePort(), apiPort = freePort();
+  int storePort = unusedPort(), apiPort = unusedPort();
   while (apiPort == storePort)
-    apiPort = freePort();
+    apiPort = unusedPort();
   std::vector<ServiceDesc> all = {
       stackSvc("store", image.tag, {"serve", "--port", "8080"}),
       stackSvc("api", image.tag,

@@ -10,34 +10,18 @@
 #include "iterc/rt/Http.h"
 #include "iterc/rt/Tool.h"
 
+#include "FakeHttpServer.h"
 #include "RuntimeTestUtil.h"
 
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 using namespace iterc::rt;
 using iterc::rt::test::TempDir;
+using iterc::test::unusedPort;
 
 namespace {
-
-int freePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr *>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
 
 bool have(const char *program) {
   return resolveProgram(program, {{"PATH", std::getenv("PATH")}}).has_value();
@@ -92,7 +76,7 @@ TEST_CASE("stack: a program service comes up healthy, is reachable by name "
     return;
   }
   TempDir dir;
-  int port = freePort();
+  int port = unusedPort();
   ServiceDesc web;
   web.name = "web";
   web.program = "python3";
@@ -132,7 +116,7 @@ TEST_CASE("stack: a program service comes up healthy, is reachable by name "
 TEST_CASE("stack: a service that never gets healthy is named, with its log",
           "[stack-rt]") {
   TempDir dir;
-  int port = freePort();
+  int port = unusedPort();
   ServiceDesc slow = shService("slow", "echo booting the slow service; "
                                        "exec sleep 30");
   slow.ports = {std::to_string(port)};
@@ -226,7 +210,7 @@ TEST_CASE("stack: under bubblewrap a service without ports or dependencies "
     return;
   }
   // A listener on the host's loopback that the sandboxed services try.
-  int port = freePort();
+  int port = unusedPort();
   ServiceDesc listener;
   listener.name = "listener";
   listener.program = "python3";
