@@ -344,6 +344,7 @@ TEST_CASE("container stack: a service that never gets healthy or dies is "
   std::vector<ServiceDesc> one = {dies};
   Status died = makeContainerRuntime(opts)->up(*startOrder(one, {"dies"}));
   REQUIRE(!died.ok());
+  INFO(died.error().message);
   CHECK(contains(died.error().message, "service 'dies' exited with status 2"));
   CHECK(contains(died.error().message, "serve needs --port"));
   CHECK(podman.containersOf(project).empty());
@@ -353,6 +354,7 @@ TEST_CASE("container stack: a service that never gets healthy or dies is "
   std::vector<ServiceDesc> q = {quiet};
   Status ended = makeContainerRuntime(opts)->up(*startOrder(q, {"quiet"}));
   REQUIRE(!ended.ok());
+  INFO(ended.error().message);
   CHECK(contains(ended.error().message,
                  "service 'quiet' exited with status 1 right after starting"));
   CHECK(podman.containersOf(project).empty());
@@ -454,6 +456,7 @@ TEST_CASE("container stack: the stack's own network publishes ports and "
   REQUIRE(apiAt);
   CHECK(storeAt->port == storePort);
   Expected<HttpResponse> put = send("PUT", storeAt->baseUrl() + "/items/gear");
+  INFO((put.ok() ? "" : put.error().message));
   REQUIRE(put.ok());
   CHECK(put->status == 201);
   // The api reaches the store by its service name.

@@ -34,9 +34,13 @@ if [ "$MODE" = container ] && ! command -v podman >/dev/null 2>&1; then
 fi
 
 WORK=$(mktemp -d /tmp/iterc-stack-XXXXXX)
+# The container project of the run below (workflow "stacked", run id "e2e").
+PROJECT=iterc-stacked-e2e
 cleanup() {
   if [ "$MODE" = container ]; then
-    for c in $(podman_ ps -aq --filter label=iterc.project 2>/dev/null); do
+    # This run's containers only: other tests may have stacks up.
+    for c in $(podman_ ps -aq --filter "label=iterc.project=$PROJECT" \
+      2>/dev/null); do
       podman_ rm -f "$c" >/dev/null 2>&1 || true
     done
     podman_ images --format '{{.Repository}}' 2>/dev/null |
@@ -133,7 +137,7 @@ for port in 28471 28472; do
   fi
 done
 if [ "$MODE" = container ]; then
-  left=$(podman_ ps -aq --filter label=iterc.project | wc -l)
+  left=$(podman_ ps -aq --filter "label=iterc.project=$PROJECT" | wc -l)
   [ "$left" = 0 ] || fail "$left containers are left after the run"
 fi
 echo "PASS: $MODE stack up, contract repaired, stack down"
