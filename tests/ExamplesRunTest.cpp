@@ -205,7 +205,10 @@ private:
 /// stopped (its process group killed) when destroyed, also on a failure.
 class FakeServer {
 public:
-  FakeServer(const std::string &replies, const std::string &log) {
+  /// With `tls`, the server speaks HTTPS with tests/e2e/tls_test_cert.pem.
+  FakeServer(const std::string &replies, const std::string &log,
+             bool tls = false)
+      : tls_(tls) {
     int outPipe[2];
     if (::pipe(outPipe) != 0)
       return;
@@ -213,6 +216,10 @@ public:
         std::string(ITERC_SOURCE_DIR) + "/tests/e2e/fake_llm_server.py";
     std::vector<std::string> argv = {"python3", script,  "--replies",
                                      replies,   "--log", log};
+    if (tls)
+      argv.insert(argv.end(), {"--tls-cert", certFile(), "--tls-key",
+                               std::string(ITERC_SOURCE_DIR) +
+                                   "/tests/e2e/tls_test_key.pem"});
     int errFd = ::open("/dev/null", O_WRONLY);
     if (const char *verbose = std::getenv("ITERC_E2E_VERBOSE");
         verbose && *verbose)
@@ -262,9 +269,13 @@ public:
   FakeServer &operator=(const FakeServer &) = delete;
 
   int port() const { return port_; }
+  static std::string certFile() {
+    return std::string(ITERC_SOURCE_DIR) + "/tests/e2e/tls_test_cert.pem";
+  }
   /// The variables that point every provider at this server.
   EnvChanges env() const {
-    std::string base = "http://127.0.0.1:" + std::to_string(port_);
+    std::string base = std::string(tls_ ? "https" : "http") +
+                       "://127.0.0.1:" + std::to_string(port_);
     return {{"OPENAI_BASE_URL", base + "/v1"},
             {"OPENAI_API_KEY", "sk-fake-e2e"},
             {"ANTHROPIC_BASE_URL", base},
@@ -275,6 +286,7 @@ public:
   }
 
 private:
+  bool tls_ = false;
   pid_t pid_ = -1;
   int port_ = 0;
 };
@@ -309,7 +321,8 @@ EnvChanges baseEnv() {
   for (const char *name :
        {"ITERC_CASSETTE", "ITERC_PRICES", "ITERC_STORE_DIR", "OPENAI_BASE_URL",
         "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY",
-        "OPENROUTER_BASE_URL", "OPENROUTER_API_KEY", "OLLAMA_BASE_URL"})
+        "OPENROUTER_BASE_URL", "OPENROUTER_API_KEY", "OLLAMA_BASE_URL",
+        "SSL_CERT_FILE"})
     env[name] = std::nullopt;
   env["LANG"] = "C";
   env["LC_ALL"] = "C";
@@ -894,7 +907,8 @@ TEST_CASE("e2e: the dry-run plan lists the services in start order, and "
   CHECK(services[1]["depends_on"] == Json::array({"db"}));
   CHECK(step.result["stack"] == "local");
   // Neither has a local form: the plan says so before anything runs.
-  CHECK(contains(services[0]["problem"].get<std::string>(), "--stack container"));
+  CHECK(
+      contains(services[0]["problem"].get<std::string>(), "--stack container"));
 
   Step container = parseStep(
       runProcess({wf, "run", "--dry-run", "--json", "--stack", "container"},
@@ -970,6 +984,42 @@ TEST_CASE("e2e: live fake server: OpenAI and Anthropic structured output over "
   CHECK(cassette["entries"].size() == 3);
   for (const Json &e : cassette["entries"])
     CHECK(e["response"]["usage"].value("input_tokens", 0) > 0);
+}
+
+TEST_CASE("e2e: live fake server over HTTPS: the static executable checks "
+          "the certificate, then talks TLS to both APIs",
+          "[e2e][live]") {
+  if (!pythonAvailable())
+    return;
+  // Not trusted: the server's certificate is not in the system's CAs.
+  {
+    Session s("pr_review");
+    std::string log = s.tmp / "requests.jsonl";
+    FakeServer server(repoPath("examples/replies/pr_review.json"), log, true);
+    REQUIRE(server.port() > 0);
+    s.spec["runs"][0]["expect_exit"] = 1;
+    s.spec["runs"][0]["expect_status"] = "failed_resumable";
+    const Step &step = s.runStep(0, {}, merged(baseEnv(), server.env()));
+    INFO(step.describe());
+    CHECK(contains(step.result.dump(), "certificate verification failed"));
+    std::ifstream requests(log);
+    CHECK(requests.peek() == std::ifstream::traits_type::eof());
+  }
+  // Trusted through SSL_CERT_FILE: the whole review runs over TLS.
+  Session s("pr_review");
+  std::string log = s.tmp / "requests.jsonl";
+  FakeServer server(repoPath("examples/replies/pr_review.json"), log, true);
+  REQUIRE(server.port() > 0);
+  EnvChanges env = merged(baseEnv(), server.env());
+  env["SSL_CERT_FILE"] = FakeServer::certFile();
+  s.runStep(0, {}, env);
+  CHECK(s.output("verdict_judge")["approved"] == true);
+  std::vector<Json> requests = readJsonLines(log);
+  CHECK(requests.size() == 3);
+  size_t anthropic = 0;
+  for (const Json &r : requests)
+    anthropic += r.value("api", "") == "anthropic";
+  CHECK(anthropic == 1);
 }
 
 TEST_CASE("e2e: live fake server: OpenAI tool calls run the workspace tools",

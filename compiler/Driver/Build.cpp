@@ -119,7 +119,6 @@ const char *iterc::runHelp =
 
 namespace {
 
-
 std::string dirName(const std::string &path) {
   size_t slash = path.find_last_of('/');
   if (slash == std::string::npos)
@@ -188,17 +187,19 @@ std::string selfDir() {
 
 /// Where the runtime and the templates are.
 struct Layout {
-  std::string include;   ///< Contains iterc/rt/Program.h.
-  std::string library;   ///< libiterc_rt.a
-  std::string templates; ///< *.mustache
+  std::string include;    ///< Contains iterc/rt/Program.h.
+  std::string library;    ///< libiterc_rt.a
+  std::string templates;  ///< *.mustache
+  std::string linkScript; ///< iterc_rt.ld, beside the library when installed
 };
 
 std::optional<Layout> findLayout(std::string &error) {
   std::string self = selfDir();
   Layout installed{self + "/../include", self + "/../lib/libiterc_rt.a",
-                   self + "/../share/iterc/templates"};
+                   self + "/../share/iterc/templates",
+                   self + "/../lib/iterc_rt.ld"};
   if (fileExists(installed.include + "/iterc/rt/Program.h") &&
-      fileExists(installed.library) &&
+      fileExists(installed.library) && fileExists(installed.linkScript) &&
       fileExists(installed.templates + "/workflow.cpp.mustache"))
     return installed;
   std::string text;
@@ -217,17 +218,25 @@ std::optional<Layout> findLayout(std::string &error) {
         tree.library = value;
       else if (key == "templates")
         tree.templates = value;
+      else if (key == "linkscript")
+        tree.linkScript = value;
     }
     if (!fileExists(tree.library)) {
       error = "the runtime library '" + tree.library +
               "' is not built yet (build the iterc_rt target)";
       return std::nullopt;
     }
+    if (!fileExists(tree.linkScript)) {
+      error = "the runtime's link script '" + tree.linkScript +
+              "' is missing (named in " + self + "/iterc-layout.txt)";
+      return std::nullopt;
+    }
     return tree;
   }
   error = "cannot find iterc's runtime next to " + self +
-          " (expected ../include/iterc/rt/Program.h, ../lib/libiterc_rt.a "
-          "and ../share/iterc/templates); is iterc installed completely?";
+          " (expected ../include/iterc/rt/Program.h, ../lib/libiterc_rt.a, "
+          "../lib/iterc_rt.ld and ../share/iterc/templates); is iterc "
+          "installed completely?";
   return std::nullopt;
 }
 
@@ -470,6 +479,7 @@ std::vector<std::string> compileCommand(const std::string &compiler,
           "-s",
           "-Wl,--gc-sections",
           "-Wl,--build-id=none",
+          "-Wl,-T," + layout.linkScript,
           "-o",
           program,
           program + ".cpp",
@@ -568,6 +578,7 @@ int buildCached(const Args &args, std::string &binary, std::string &program) {
   keyText += recordedSourcePath(args.file) + "\n" + sha256Hex(*text) + "\n";
   keyText += templateIdentity(*layout);
   keyText += fileIdentity(layout->library) + "\n";
+  keyText += fileIdentity(layout->linkScript) + "\n";
   for (const char *header : {"Program.h", "Enums.h"})
     keyText += fileIdentity(layout->include + "/iterc/rt/" + header) + "\n";
   keyText += fileIdentity(compiler) + "\n";

@@ -624,9 +624,12 @@ private:
           detail.find(queued) == std::string::npos)
         detail += " [" + queued + "]";
       ERR_clear_error();
-      return Error(ErrorCode::Http,
+      Error failed(ErrorCode::Http,
                    describe(request.method, *url) + ": TLS handshake with " +
                        url->authority() + " failed: " + detail);
+      // The same certificate fails the same way on every attempt.
+      failed.permanent = verify != X509_V_OK;
+      return failed;
     }
     auto result = exchange(ioc, AnyStream(stream), request, *url);
     ERR_clear_error();
@@ -891,7 +894,7 @@ Expected<HttpResponse> iterc::rt::sendWithRetry(
       const Error &err = result.error();
       bool transportFailure =
           err.code == ErrorCode::Http || err.code == ErrorCode::Timeout;
-      if (!transportFailure)
+      if (!transportFailure || err.permanent)
         return result;
       if (attempt >= maxAttempts) {
         if (attempt == 1)

@@ -15,7 +15,12 @@ Speaks, on 127.0.0.1 only:
 Usage:
 
   fake_llm_server.py --replies examples/replies/pr_review.json \
-      [--port 0] [--log requests.jsonl]
+      [--port 0] [--log requests.jsonl] \
+      [--tls-cert tests/e2e/tls_test_cert.pem \
+       --tls-key tests/e2e/tls_test_key.pem]
+
+With --tls-cert and --tls-key it speaks HTTPS (clients trust the test
+certificate through SSL_CERT_FILE; it is valid for localhost and 127.0.0.1).
 
 The first line printed on stdout is the port the server listens on (port 0
 picks a free one); then the server runs until it is killed (SIGTERM/SIGINT).
@@ -61,6 +66,7 @@ the tests and scripts/record-cassettes; this server ignores them.
 import argparse
 import http.server
 import json
+import ssl
 import sys
 import threading
 
@@ -422,13 +428,25 @@ def main():
     parser.add_argument("--port", type=int, default=0,
                         help="port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--log", help="append one JSON line per request")
+    parser.add_argument("--tls-cert",
+                        help="speak HTTPS with this PEM certificate "
+                             "(tests/e2e/tls_test_cert.pem)")
+    parser.add_argument("--tls-key", help="the certificate's PEM key")
     args = parser.parse_args()
+    if bool(args.tls_cert) != bool(args.tls_key):
+        sys.stderr.write("fake_llm_server: --tls-cert and --tls-key go "
+                         "together\n")
+        return 2
     try:
         replies = Replies(args.replies)
     except (OSError, ValueError) as e:
         sys.stderr.write(f"fake_llm_server: {e}\n")
         return 2
     server = Server(("127.0.0.1", args.port), Handler)
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     server.replies = replies
     server.log_file = open(args.log, "a", encoding="utf-8") if args.log \
         else None

@@ -13,7 +13,7 @@ WORK=$(mktemp -d /tmp/iterc-install-XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
 cmake --install "$BUILD" --prefix "$WORK/prefix" > "$WORK/install.log"
-for f in bin/iterc include/iterc/rt/Program.h lib/libiterc_rt.a \
+for f in bin/iterc include/iterc/rt/Program.h lib/libiterc_rt.a lib/iterc_rt.ld \
          lib/cmake/iterc_rt/iterc_rtConfig.cmake \
          share/iterc/templates/workflow.cpp.mustache; do
   [ -e "$WORK/prefix/$f" ] || { echo "FAIL: $f not installed"; exit 1; }
@@ -34,6 +34,10 @@ cmake --build "$WORK/emitted/build" > "$WORK/build.log" 2>&1 \
   || { cat "$WORK/build.log"; echo "FAIL: the emitted CMakeLists.txt does not build"; exit 1; }
 "$WORK/emitted/build/triage" --version | grep -q "llm_router.iter" \
   || { echo "FAIL: the CMake-built executable does not run"; exit 1; }
+# The runtime's link script comes with the package (iterc build passes it
+# too): the same link as `iterc build`.
+grep -q -- "-T,$WORK/prefix/lib/iterc_rt.ld" "$WORK/emitted/build/build.ninja" \
+  || { echo "FAIL: the CMake link does not use the installed iterc_rt.ld"; exit 1; }
 if "$WORK/emitted/build/triage" --version >/dev/null && \
    readelf -l "$WORK/emitted/build/triage" | grep -q INTERP; then
   echo "FAIL: the CMake-built executable is not static"; exit 1

@@ -308,7 +308,8 @@ TEST_CASE("http: HTTPS with a certificate trusted through SSL_CERT_FILE",
   std::remove(certFile.c_str());
 }
 
-TEST_CASE("http: HTTPS checks the host name", "[http]") {
+TEST_CASE("http: HTTPS checks the host name, and does not retry a mismatch",
+          "[http]") {
   auto [cert, key] = iterc::test::makeSelfSignedCert("DNS:other.example");
   std::string certFile = writeTempFile(cert);
   FakeHttpServer server(
@@ -323,6 +324,17 @@ TEST_CASE("http: HTTPS checks the host name", "[http]") {
   CHECK(r.error().code == ErrorCode::Http);
   CHECK_THAT(r.error().message, Catch::Contains("certificate verification"));
   CHECK_THAT(r.error().message, Catch::Contains("mismatch"));
+
+  // Trying again cannot mend a certificate: no retries, no waiting.
+  FakeClock clock;
+  int retries = 0;
+  auto again = sendWithRetry(*transport, req, RetryPolicy(), clock,
+                             [&](const RetryEvent &) { ++retries; });
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().permanent);
+  CHECK_THAT(again.error().message, !Catch::Contains("attempts"));
+  CHECK(retries == 0);
+  CHECK(clock.totalSlept() == 0);
   std::remove(certFile.c_str());
 }
 

@@ -49,6 +49,9 @@ const char *errorCodeName(ErrorCode code);
 struct Error {
   ErrorCode code = ErrorCode::Internal;
   std::string message;
+  /// A transport failure that trying again cannot mend (a certificate that
+  /// does not verify): sendWithRetry gives up at once.
+  bool permanent = false;
 
   Error() = default;
   Error(ErrorCode code, std::string message)
