@@ -158,7 +158,28 @@ std::vector<LlmMessage> messagesFromJson(const Json &messages) {
   return out;
 }
 
+/// A JSON object from alternating keys and values, each value constructed
+/// in place: `{{"k", v}}` builds a temporary array per member and copies
+/// every value out of the initializer list.
+void addMembers(Json::object_t &) {}
+template <typename V, typename... Rest>
+void addMembers(Json::object_t &object, const char *key, V &&value,
+                Rest &&...rest) {
+  object.emplace_back(key, std::forward<V>(value));
+  addMembers(object, std::forward<Rest>(rest)...);
+}
+template <typename... Args> Json objectOf(Args &&...args) {
+  static_assert(sizeof...(Args) % 2 == 0, "objectOf(key, value, ...)");
+  Json data = Json::object();
+  Json::object_t &object = data.get_ref<Json::object_t &>();
+  object.reserve(sizeof...(Args) / 2);
+  addMembers(object, std::forward<Args>(args)...);
+  return data;
+}
+
 bool isRunLevel(const std::string &type) {
+  if (type.compare(0, 4, "run_") != 0)
+    return false;
   return type == "run_started" || type == "run_resumed" ||
          type == "run_paused" || type == "run_finished" || type == "run_failed";
 }
@@ -361,6 +382,56 @@ private:
   bool keepSessions = false; ///< Some node continues a conversation.
 };
 
+namespace {
+
+/// The run state's lock: recursive, and spinning a little before it sleeps.
+/// Parallel branches take it for short moments (an event, an output, a
+/// lookup) many times per node; when the other branch holds it, it is
+/// almost always released within a microsecond or two, far sooner than a
+/// futex sleep and wake-up, which with two branches on two cores cost more
+/// than the work itself (bench/EngineBench.cpp, fan-out).
+class RunMutex {
+public:
+  void lock() {
+    std::thread::id me = std::this_thread::get_id();
+    if (owner.load(std::memory_order_relaxed) == me) {
+      ++depth;
+      return;
+    }
+    bool got = false;
+    for (int i = 0; i < kSpins && !got; ++i) {
+      got = inner.try_lock();
+      if (!got)
+        relax();
+    }
+    if (!got)
+      inner.lock();
+    owner.store(me, std::memory_order_relaxed);
+    depth = 1;
+  }
+  void unlock() {
+    if (--depth == 0) {
+      owner.store(std::thread::id(), std::memory_order_relaxed);
+      inner.unlock();
+    }
+  }
+
+private:
+  static constexpr int kSpins = 400;
+  static void relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+  }
+  std::mutex inner;
+  std::atomic<std::thread::id> owner{};
+  int depth = 0;
+};
+
+} // namespace
+
 struct Engine::Impl::State {
   RunRecord record;
   std::string workspace;
@@ -382,7 +453,7 @@ struct Engine::Impl::State {
   Redactor redactor;
   std::map<std::string, std::vector<LlmMessage>> sessions;
   std::atomic<bool> cancelled{false};
-  std::recursive_mutex mutex;
+  RunMutex mutex;
   /// Held by a branch that can change the workspace: such branches run one
   /// at a time, while read-only branches run in parallel.
   std::mutex mutatingBranch;
@@ -411,7 +482,7 @@ public:
 
   std::optional<Json> get(RefNs ns,
                           const std::vector<std::string> &path) const override {
-    std::lock_guard<std::recursive_mutex> lock(st.mutex);
+    std::lock_guard<RunMutex> lock(st.mutex);
     switch (ns) {
     case RefNs::Vars:
       return drill(st.vars, path, 0);
@@ -495,8 +566,17 @@ void Engine::Impl::computeSources() {
 void Engine::Impl::emit(State &st, const std::string &branch,
                         const std::string &type, const std::string &node,
                         Json data) {
-  std::lock_guard<std::recursive_mutex> lock(st.mutex);
-  auto it = isRunLevel(type) ? st.recorded.end() : st.recorded.find(branch);
+  // Built before the lock is taken: parallel branches emit several events
+  // per node, and only the log's order (timestamp, sequence number, append)
+  // needs it.
+  Event event;
+  event.type = type;
+  event.nodeId = node;
+  event.branchId = branch;
+  event.data = st.redactor.empty() ? std::move(data) : st.redactor.apply(data);
+  std::lock_guard<RunMutex> lock(st.mutex);
+  auto it = st.recorded.empty() || isRunLevel(type) ? st.recorded.end()
+                                                    : st.recorded.find(branch);
   if (it != st.recorded.end() && !it->second.empty()) {
     const Event &front = it->second.front();
     if (front.type == type && front.nodeId == node) {
@@ -505,12 +585,7 @@ void Engine::Impl::emit(State &st, const std::string &branch,
     }
     it->second.clear(); // The walk left the recorded path: go live.
   }
-  Event event;
   event.timestamp = deps.clock->timestamp();
-  event.type = type;
-  event.nodeId = node;
-  event.branchId = branch;
-  event.data = st.redactor.empty() ? std::move(data) : st.redactor.apply(data);
   // A failed append must not lose the step silently: it ends the run at
   // the next check (the store error is kept on the record).
   Status s = deps.store->appendEvent(st.record.id, event);
@@ -526,7 +601,7 @@ std::optional<Json> Engine::Impl::recordedToolResult(State &st,
                                                      const std::string &node,
                                                      const std::string &tool,
                                                      const Json &arguments) {
-  std::lock_guard<std::recursive_mutex> lock(st.mutex);
+  std::lock_guard<RunMutex> lock(st.mutex);
   auto it = st.recorded.find(branch);
   if (it == st.recorded.end() || it->second.empty())
     return std::nullopt;
@@ -541,7 +616,7 @@ std::optional<Json> Engine::Impl::recordedToolResult(State &st,
 
 std::optional<Json>
 Engine::Impl::recordedOutput(State &st, const std::string &branch, int node) {
-  std::lock_guard<std::recursive_mutex> lock(st.mutex);
+  std::lock_guard<RunMutex> lock(st.mutex);
   auto it = st.recorded.find(branch);
   if (it == st.recorded.end() || it->second.empty())
     return std::nullopt;
@@ -567,9 +642,11 @@ Status Engine::Impl::recordOutput(State &st, const std::string &branch,
   const NodeDesc &n = wf.nodes[node];
   int64_t version;
   {
-    std::lock_guard<std::recursive_mutex> lock(st.mutex);
-    st.outputs[n.name] = output;
-    st.history[n.name].push_back(output);
+    // Copied before the lock is taken (parallel branches wait on it).
+    Json latest = output, past = output;
+    std::lock_guard<RunMutex> lock(st.mutex);
+    st.outputs[n.name] = std::move(latest);
+    st.history[n.name].push_back(std::move(past));
     version = st.artifactVersion[node]++;
     if (!n.publish.empty())
       st.artifacts[n.publish] = output;
@@ -598,7 +675,7 @@ Status Engine::Impl::recordOutput(State &st, const std::string &branch,
     if (!s.ok())
       return s;
     emit(st, branch, "artifact_written", n.name,
-         {{"publish", n.publish}, {"version", version}});
+         objectOf("publish", n.publish, "version", version));
   }
   if (replayed)
     return Status::success();
@@ -728,7 +805,7 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
        n.session == SessionMode::InheritIfAvailable) &&
       input.is_object() && input.contains("_session_id") &&
       input["_session_id"].is_string()) {
-    std::lock_guard<std::recursive_mutex> lock(st.mutex);
+    std::lock_guard<RunMutex> lock(st.mutex);
     auto it = st.sessions.find(input["_session_id"].get<std::string>());
     if (it != st.sessions.end())
       request.messages = it->second;
@@ -800,15 +877,14 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
     for (const BudgetNotice &notice : st.budget->takeNotices())
       emit(st, branch, notice.exceeded ? "budget_exceeded" : "budget_warning",
            n.name,
-           {{"dimension", notice.dimension},
-            {"used", notice.used},
-            {"limit", notice.limit}});
+           objectOf("dimension", notice.dimension, "used", notice.used, "limit",
+                    notice.limit));
     if (!budgetOk.ok())
       return budgetOk.error();
     LlmResponse response;
     bool fromLog = false;
     {
-      std::lock_guard<std::recursive_mutex> lock(st.mutex);
+      std::lock_guard<RunMutex> lock(st.mutex);
       auto it = st.llmCache.find(hash);
       if (it != st.llmCache.end() && !it->second.empty()) {
         const Json &r = it->second.front();
@@ -893,7 +969,7 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
           result = r ? *r : Json{{"error", r.error().message}};
         }
         emit(st, branch, "tool_called", n.name,
-             {{"tool", name}, {"arguments", arguments}, {"result", result}});
+             objectOf("tool", name, "arguments", arguments, "result", result));
         request.messages.push_back(
             {"tool",
              result.is_string() ? result.get<std::string>() : result.dump(),
@@ -922,7 +998,7 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
     if (problems.empty()) {
       std::string sid;
       {
-        std::lock_guard<std::recursive_mutex> lock(st.mutex);
+        std::lock_guard<RunMutex> lock(st.mutex);
         // Named after the node's execution count, so a resumed run names
         // it the same way.
         sid = n.name + "#" + std::to_string(st.artifactVersion[size_t(node)]);
@@ -936,8 +1012,8 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
       // the same conversation.
       if (keepSessions)
         emit(st, branch, "session_saved", n.name,
-             {{"session_id", sid},
-              {"messages", messagesToJson(st.sessions[sid])}});
+             objectOf("session_id", sid, "messages",
+                      messagesToJson(st.sessions[sid])));
       output["_tokens"] = totalTokens;
       output["_cost_usd"] = totalCost;
       output["_session_id"] = sid;
@@ -1022,14 +1098,13 @@ Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
   Status budgetOk = st.budget->beforeAction();
   if (!budgetOk.ok())
     return budgetOk.error();
-  emit(st, branch, "tool_started", n.name, {{"command", inv.command}});
+  emit(st, branch, "tool_started", n.name, objectOf("command", inv.command));
   Expected<ToolResult> result = deps.tools->run(inv);
   if (!result)
     return result.error();
   emit(st, branch, "tool_called", n.name,
-       {{"exit_code", result->exitCode},
-        {"timed_out", result->timedOut},
-        {"duration_ms", result->durationMs}});
+       objectOf("exit_code", result->exitCode, "timed_out", result->timedOut,
+                "duration_ms", result->durationMs));
   if (!n.restart.empty() && result->exitCode == 0 && !result->timedOut) {
     Status restarted = restartServices(st, branch, n);
     if (!restarted.ok()) {
@@ -1270,7 +1345,7 @@ Engine::Impl::askPerson(State &st, const std::string &branch, int node,
                      "' cannot pause for a person inside a parallel branch");
   std::string id;
   {
-    std::lock_guard<std::recursive_mutex> lock(st.mutex);
+    std::lock_guard<RunMutex> lock(st.mutex);
     id = st.record.id + "_" + n.name + "_" +
          std::to_string(st.artifactVersion[node]);
   }
@@ -1295,7 +1370,7 @@ Engine::Impl::askPerson(State &st, const std::string &branch, int node,
     interaction["answered_at"] = deps.clock->timestamp();
     (void)deps.store->writeInteraction(st.record.id, id, interaction);
     emit(st, branch, "human_answers_recorded", n.name,
-         {{"interaction_id", id}, {"answers", answers}});
+         objectOf("interaction_id", id, "answers", answers));
     return std::optional<Json>(answers);
   }
   Json interaction;
@@ -1311,7 +1386,7 @@ Engine::Impl::askPerson(State &st, const std::string &branch, int node,
   if (!s.ok())
     return s.error();
   emit(st, branch, "human_input_requested", n.name,
-       {{"interaction_id", id}, {"questions", questions}});
+       objectOf("interaction_id", id, "questions", questions));
   st.pausedInteraction = id;
   st.pausedQuestions = questions;
   paused = true;
@@ -1342,7 +1417,7 @@ Engine::Impl::selectEdge(State &st, const std::string &branch, int node,
   }
   if (n.kind == NodeKind::Router && n.routerMode == RouterMode::RoundRobin &&
       !unconditional.empty()) {
-    std::lock_guard<std::recursive_mutex> lock(st.mutex);
+    std::lock_guard<RunMutex> lock(st.mutex);
     chosen = unconditional[size_t(st.rrCounter[node] %
                                   int64_t(unconditional.size()))];
     ++st.rrCounter[node];
@@ -1370,7 +1445,7 @@ Engine::Impl::selectEdge(State &st, const std::string &branch, int node,
         else if (v.is_string())
           cap = std::strtoll(v.get<std::string>().c_str(), nullptr, 10);
       }
-      std::lock_guard<std::recursive_mutex> lock(st.mutex);
+      std::lock_guard<RunMutex> lock(st.mutex);
       if (st.loopCounter[size_t(e.loop)] >= cap) {
         if (exhausted.empty())
           exhausted = loop.name;
@@ -1415,7 +1490,7 @@ Engine::Impl::selectEdge(State &st, const std::string &branch, int node,
   data["from"] = n.name;
   data["to"] = wf.nodes[e.to].name;
   {
-    std::lock_guard<std::recursive_mutex> lock(st.mutex);
+    std::lock_guard<RunMutex> lock(st.mutex);
     if (e.loop >= 0) {
       size_t L = size_t(e.loop);
       const LoopDesc &loop = wf.loops[L];
@@ -1559,9 +1634,8 @@ Expected<Engine::Impl::Next> Engine::Impl::fanOut(State &st, int router,
       join = c;
     branches.push_back(std::move(b));
     emit(st, "", "edge_selected", r.name,
-         {{"from", r.name},
-          {"to", wf.nodes[size_t(e.to)].name},
-          {"branch_id", branches.back().id}});
+         objectOf("from", r.name, "to", wf.nodes[size_t(e.to)].name,
+                  "branch_id", branches.back().id));
   }
   AwaitMode strategy =
       join >= 0 && wf.nodes[size_t(join)].await == AwaitMode::BestEffort
@@ -1584,11 +1658,11 @@ Expected<Engine::Impl::Next> Engine::Impl::fanOut(State &st, int router,
       if (mutating[i])
         exclusive.lock();
       emit(st, b.id, "branch_started", wf.nodes[size_t(b.start)].name,
-           {{"mutating", bool(mutating[i])}});
+           objectOf("mutating", bool(mutating[i])));
       b.stop = walk(st, b.id, b.start, b.input, join, &b.last);
       b.failed = b.stop.error.has_value() || b.stop.status == RunStatus::Failed;
       emit(st, b.id, "branch_finished", wf.nodes[size_t(b.start)].name,
-           {{"ok", !b.failed}});
+           objectOf("ok", !b.failed));
       if (b.failed && strategy == AwaitMode::WaitAll)
         st.cancelled = true; // A failing branch cancels its siblings.
     }
@@ -1639,7 +1713,7 @@ Expected<Engine::Impl::Next> Engine::Impl::fanOut(State &st, int router,
       continue;
     Json sourceOutput;
     {
-      std::lock_guard<std::recursive_mutex> lock(st.mutex);
+      std::lock_guard<RunMutex> lock(st.mutex);
       auto it = st.outputs.find(wf.nodes[size_t(e.from)].name);
       if (it != st.outputs.end())
         sourceOutput = it->second;
@@ -1653,9 +1727,9 @@ Expected<Engine::Impl::Next> Engine::Impl::fanOut(State &st, int router,
   if (!failedBranches.empty())
     merged["_failed_branches"] = failedBranches;
   emit(st, "", "join_ready", wf.nodes[size_t(join)].name,
-       {{"strategy",
-         strategy == AwaitMode::BestEffort ? "best_effort" : "wait_all"},
-        {"failed_branches", failedBranches}});
+       objectOf("strategy",
+                strategy == AwaitMode::BestEffort ? "best_effort" : "wait_all",
+                "failed_branches", failedBranches));
   Next n;
   n.node = join;
   n.input = merged;
@@ -1700,8 +1774,9 @@ Engine::Impl::Stop Engine::Impl::walk(State &st, const std::string &branch,
     }
     if (n.kind == NodeKind::Done || n.kind == NodeKind::Fail) {
       emit(st, branch, "node_started", n.name,
-           {{"kind", nodeKindName(n.kind)}});
-      emit(st, branch, "node_finished", n.name, {{"output", Json::object()}});
+           objectOf("kind", nodeKindName(n.kind)));
+      emit(st, branch, "node_finished", n.name,
+           objectOf("output", Json::object()));
       Stop stop;
       stop.status =
           n.kind == NodeKind::Done ? RunStatus::Finished : RunStatus::Failed;
@@ -1719,7 +1794,7 @@ Engine::Impl::Stop Engine::Impl::walk(State &st, const std::string &branch,
     if (!replayed) {
       int64_t iteration;
       {
-        std::lock_guard<std::recursive_mutex> lock(st.mutex);
+        std::lock_guard<RunMutex> lock(st.mutex);
         iteration = st.artifactVersion[size_t(node)];
       }
       Json started = Json::object();
@@ -1738,9 +1813,8 @@ Engine::Impl::Stop Engine::Impl::walk(State &st, const std::string &branch,
         for (const BudgetNotice &notice : st.budget->takeNotices())
           emit(st, branch,
                notice.exceeded ? "budget_exceeded" : "budget_warning", n.name,
-               {{"dimension", notice.dimension},
-                {"used", notice.used},
-                {"limit", notice.limit}});
+               objectOf("dimension", notice.dimension, "used", notice.used,
+                        "limit", notice.limit));
         if (!ok.ok())
           return budgetStop(ok.error(), node);
       }
@@ -1881,9 +1955,13 @@ void Engine::Impl::finishRun(State &st, const Stop &stop, RunResult &result) {
   result.node = stop.node;
   result.usage = st.budget->usage();
   {
-    std::lock_guard<std::recursive_mutex> lock(st.mutex);
+    // Names are unique in the map: appended without operator[]'s linear
+    // search, which made this quadratic in the number of nodes.
+    std::lock_guard<RunMutex> lock(st.mutex);
+    Json::object_t &members = result.outputs.get_ref<Json::object_t &>();
+    members.reserve(st.outputs.size());
     for (const auto &[name, output] : st.outputs)
-      result.outputs[name] = output;
+      members.emplace_back(name, output);
   }
   st.record.status = stop.status;
   st.record.updatedAt = deps.clock->timestamp();
@@ -1893,7 +1971,7 @@ void Engine::Impl::finishRun(State &st, const Stop &stop, RunResult &result) {
     st.record.extra["pending_interaction"] = st.pausedInteraction;
     st.record.extra["pending_node"] = stop.node;
     emit(st, "", "run_paused", stop.node,
-         {{"interaction_id", st.pausedInteraction}});
+         objectOf("interaction_id", st.pausedInteraction));
   } else {
     st.record.extra.erase("pending_interaction");
     st.record.extra.erase("pending_node");
@@ -1901,7 +1979,8 @@ void Engine::Impl::finishRun(State &st, const Stop &stop, RunResult &result) {
   if (stop.status == RunStatus::Finished) {
     st.record.finishedAt = st.record.updatedAt;
     st.record.error = nullptr;
-    emit(st, "", "run_finished", "", {{"status", runStatusName(stop.status)}});
+    emit(st, "", "run_finished", "",
+         objectOf("status", runStatusName(stop.status)));
   } else if (stop.status != RunStatus::PausedWaitingHuman) {
     Json error;
     error["code"] = stop.error ? errorCodeName(stop.error->code)
@@ -1911,10 +1990,9 @@ void Engine::Impl::finishRun(State &st, const Stop &stop, RunResult &result) {
     error["node"] = stop.node;
     st.record.error = error;
     emit(st, "", "run_failed", stop.node,
-         {{"status", runStatusName(stop.status)},
-          {"error", error["message"]},
-          {"code", error["code"]},
-          {"resumable", stop.status != RunStatus::Failed}});
+         objectOf("status", runStatusName(stop.status), "error",
+                  error["message"], "code", error["code"], "resumable",
+                  stop.status != RunStatus::Failed));
   }
   BudgetUsage usage = result.usage;
   st.record.extra["usage"] = {{"tokens", usage.tokens},
@@ -1952,13 +2030,11 @@ RunResult Engine::Impl::start(State &st, bool resuming) {
       publicVars[v.name] = v.secret ? Json("[redacted]") : st.vars[v.name];
   if (!resuming)
     emit(st, "", "run_started", "",
-         {{"workflow", wf.name},
-          {"workflow_hash", wf.sourceSha256},
-          {"iterc_version", wf.itercVersion},
-          {"vars", publicVars}});
+         objectOf("workflow", wf.name, "workflow_hash", wf.sourceSha256,
+                  "iterc_version", wf.itercVersion, "vars", publicVars));
   else
     emit(st, "", "run_resumed", "",
-         {{"interaction_id", st.pendingInteraction}});
+         objectOf("interaction_id", st.pendingInteraction));
 
   Status prices = checkPrices();
   if (!prices.ok()) {
@@ -1990,7 +2066,7 @@ std::optional<Engine::Impl::Stop> Engine::Impl::bringUp(State &st) {
     return std::nullopt;
   auto fail = [&](const Error &error) {
     emit(st, "", "stack_failed", "",
-         {{"error", st.redactor.apply(error.message)}});
+         objectOf("error", st.redactor.apply(error.message)));
     Stop stop;
     stop.status = RunStatus::FailedResumable;
     stop.error = error;
@@ -2003,7 +2079,7 @@ std::optional<Engine::Impl::Stop> Engine::Impl::bringUp(State &st) {
   Json names = Json::array();
   for (const ServiceDesc *s : *order)
     names.push_back(s->name);
-  emit(st, "", "stack_starting", "", {{"services", names}});
+  emit(st, "", "stack_starting", "", objectOf("services", names));
   Expected<std::unique_ptr<StackRuntime>> runtime = deps.stack(st.record.id);
   if (!runtime)
     return fail(runtime.error());
@@ -2012,7 +2088,7 @@ std::optional<Engine::Impl::Stop> Engine::Impl::bringUp(State &st) {
     return fail(up.error());
   st.stack = std::move(*runtime);
   emit(st, "", "stack_ready", "",
-       {{"services", endpointsJson(*st.stack, *order)}});
+       objectOf("services", endpointsJson(*st.stack, *order)));
   return std::nullopt;
 }
 
@@ -2046,12 +2122,12 @@ Status Engine::Impl::restartServices(State &st, const std::string &branch,
     names.push_back(s->name);
   if (!restarted.ok()) {
     emit(st, branch, "service_restart_failed", n.name,
-         {{"services", names},
-          {"error", st.redactor.apply(restarted.error().message)}});
+         objectOf("services", names, "error",
+                  st.redactor.apply(restarted.error().message)));
     return restarted;
   }
   emit(st, branch, "services_restarted", n.name,
-       {{"services", endpointsJson(*st.stack, services)}});
+       objectOf("services", endpointsJson(*st.stack, services)));
   return Status::success();
 }
 
@@ -2127,11 +2203,17 @@ RunResult Engine::Impl::resume(const std::string &runId, const Json &answers,
     Expected<std::vector<Event>> done = deps.store->loadEvents(runId);
     if (!done)
       return fail(done.error());
+    // The latest output of every node, in name order as a finished run
+    // reports them.
+    std::map<std::string, const Json *> latest;
     for (const Event &e : *done)
       if (e.type == "node_finished" && e.data.contains("output") &&
           wf.findNode(e.nodeId) >= 0 &&
           !wf.nodes[size_t(wf.findNode(e.nodeId))].isTerminal())
-        result.outputs[e.nodeId] = e.data["output"];
+        latest[e.nodeId] = &e.data["output"];
+    Json::object_t &members = result.outputs.get_ref<Json::object_t &>();
+    for (const auto &[name, output] : latest)
+      members.emplace_back(name, *output);
     result.status = RunStatus::Finished;
     return result;
   }
