@@ -588,7 +588,10 @@ void Engine::Impl::emit(State &st, const std::string &branch,
   event.timestamp = deps.clock->timestamp();
   // A failed append must not lose the step silently: it ends the run at
   // the next check (the store error is kept on the record).
-  Status s = deps.store->appendEvent(st.record.id, event);
+  // Without an observer the store may take the event rather than copy it.
+  Status s = deps.onEvent
+                 ? deps.store->appendEvent(st.record.id, event)
+                 : deps.store->appendEvent(st.record.id, std::move(event));
   if (!s.ok() && st.record.error.is_null())
     st.record.error = {{"code", errorCodeName(s.error().code)},
                        {"message", s.error().message}};

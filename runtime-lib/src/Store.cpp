@@ -270,15 +270,23 @@ public:
   }
 
   Status appendEvent(const std::string &runId, Event &event) override {
+    return append(runId, event, [&] { return event; });
+  }
+  Status appendEvent(const std::string &runId, Event &&event) override {
+    return append(runId, event, [&] { return std::move(event); });
+  }
+
+  /// Keeps `take()` (a copy of the event, or the event itself) with the
+  /// next seq, which is also written back into `event` before it is taken.
+  template <typename Take>
+  Status append(const std::string &runId, Event &event, Take take) {
     return guarded("appendEvent", [&]() -> Status {
       if (Status s = checkName("run id", runId); !s)
         return s;
       std::lock_guard<std::mutex> lock(mu);
       std::vector<Event> &events = runs[runId].events;
-      Event stored = event;
-      stored.seq = static_cast<int64_t>(events.size());
-      events.push_back(std::move(stored));
-      event.seq = events.back().seq;
+      event.seq = static_cast<int64_t>(events.size());
+      events.push_back(take());
       return Status::success();
     });
   }
@@ -682,6 +690,7 @@ public:
     });
   }
 
+  using RunStore::appendEvent;
   Status appendEvent(const std::string &runId, Event &event) override {
     return guarded("appendEvent", [&]() -> Status {
       if (Status s = checkName("run id", runId); !s)

@@ -75,6 +75,12 @@ public:
   /// Appends an event and assigns its seq (0, 1, 2, ... per run). When the
   /// store is durable, the event is on disk when this returns.
   virtual Status appendEvent(const std::string &runId, Event &event) = 0;
+  /// The same, for an event the caller no longer needs: a store that keeps
+  /// events in memory takes it instead of copying it (`event.seq` is still
+  /// set before that).
+  virtual Status appendEvent(const std::string &runId, Event &&event) {
+    return appendEvent(runId, event);
+  }
   /// Every event of a run in seq order. A torn last line (a crash during a
   /// write) is ignored.
   virtual Expected<std::vector<Event>> loadEvents(const std::string &runId) = 0;
