@@ -133,7 +133,8 @@ static double runOnce(const WorkflowDesc &wf, int nodes,
   sample.model = "bench";
   sample.messages = {{"system", "bench", Json(), ""},
                      {"user", "step", Json(), ""}};
-  sample.outputSchema = wf.schemas[0].jsonSchema();
+  sample.outputSchema =
+      std::make_shared<const Json>(wf.schemas[0].jsonSchema());
   sample.schemaName = "out";
   Json cassette;
   cassette["version"] = 1;

@@ -287,7 +287,7 @@ public:
       this->deps.clock = &systemClock();
     computeSources();
     for (const SchemaDesc &schema : wf.schemas)
-      schemaJson.push_back(schema.jsonSchema());
+      schemaJson.push_back(std::make_shared<const Json>(schema.jsonSchema()));
     for (const NodeDesc &n : wf.nodes)
       keepSessions = keepSessions || n.session == SessionMode::Inherit ||
                      n.session == SessionMode::Fork ||
@@ -378,7 +378,8 @@ private:
   EngineDeps deps;
   std::vector<std::vector<int>> out;
   std::vector<std::vector<int>> sources; ///< Distinct predecessors.
-  std::vector<Json> schemaJson;          ///< JSON Schema per schema.
+  /// JSON Schema per schema, shared by every request that sends it.
+  std::vector<std::shared_ptr<const Json>> schemaJson;
   bool keepSessions = false; ///< Some node continues a conversation.
 };
 
@@ -824,7 +825,7 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
   const SchemaDesc *schema =
       n.output >= 0 ? &wf.schemas[size_t(n.output)] : nullptr;
   if (extraSchema) {
-    request.outputSchema = *extraSchema;
+    request.outputSchema = std::make_shared<const Json>(*extraSchema);
     request.schemaName = n.name + "_output";
   } else if (schema) {
     request.outputSchema = schemaJson[size_t(n.output)];
@@ -985,7 +986,7 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
 
     Json output;
     std::vector<std::string> problems;
-    if (request.outputSchema.is_null()) {
+    if (!request.hasOutputSchema()) {
       output = Json::object();
       output["text"] = response.text;
     } else {
@@ -1303,7 +1304,7 @@ Expected<Json> Engine::Impl::execute(State &st, const std::string &branch,
                     n.interaction == Interaction::LlmOrHuman;
     if (askModel) {
       Json schema =
-          n.output >= 0 ? schemaJson[size_t(n.output)] : Json::object();
+          n.output >= 0 ? *schemaJson[size_t(n.output)] : Json::object();
       std::string instruction;
       if (n.interaction == Interaction::LlmOrHuman) {
         schema["properties"]["needs_human_input"] = {{"type", "boolean"}};

@@ -114,6 +114,11 @@ iterc::rt::makeProvider(const std::string &provider, ProviderConfig config,
 // Canonical requests and cassette responses
 //===----------------------------------------------------------------------===//
 
+const Json &LlmRequest::schema() const {
+  static const Json none;
+  return outputSchema ? *outputSchema : none;
+}
+
 Json LlmRequest::canonical() const {
   Json out = Json::object();
   out["provider"] = provider;
@@ -130,7 +135,7 @@ Json LlmRequest::canonical() const {
     msgs.push_back(std::move(jm));
   }
   out["messages"] = std::move(msgs);
-  out["output_schema"] = outputSchema;
+  out["output_schema"] = schema();
   out["schema_name"] = schemaName;
   Json jtools = Json::array();
   for (const ToolSpec &t : tools) {

@@ -263,10 +263,10 @@ private:
       body["max_tokens"] = *request.maxTokens;
     if (!request.reasoningEffort.empty())
       body["reasoning_effort"] = request.reasoningEffort;
-    if (!request.outputSchema.is_null()) {
+    if (request.hasOutputSchema()) {
       Json schema = Json::object();
       schema["name"] = sanitizeName(request.schemaName, "output");
-      schema["schema"] = request.outputSchema;
+      schema["schema"] = request.schema();
       schema["strict"] = false;
       Json format = Json::object();
       format["type"] = "json_schema";
@@ -463,13 +463,13 @@ private:
       jt["input_schema"] = objectSchemaOrEmpty(t.inputSchema);
       tools.push_back(std::move(jt));
     }
-    if (!request.outputSchema.is_null()) {
+    if (request.hasOutputSchema()) {
       structuredTool = sanitizeName(request.schemaName, "respond");
       Json jt = Json::object();
       jt["name"] = structuredTool;
       jt["description"] =
           "Give the final answer by calling this tool with it as the input.";
-      jt["input_schema"] = objectSchemaOrEmpty(request.outputSchema);
+      jt["input_schema"] = objectSchemaOrEmpty(request.schema());
       tools.push_back(std::move(jt));
       Json choice = Json::object();
       if (request.tools.empty()) {

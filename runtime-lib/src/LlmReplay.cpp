@@ -296,7 +296,7 @@ std::string LlmRequest::computeMatchKey() const {
   out += "],\"model\":";
   appendString(out, model);
   out += ",\"output_schema\":";
-  appendSorted(out, outputSchema);
+  appendSorted(out, schema());
   out += ",\"provider\":";
   appendString(out, provider);
   out += ",\"reasoning_effort\":";

@@ -300,7 +300,8 @@ Json agentCassette(const WorkflowDesc &wf, const std::string &answer) {
   request.model = "gpt-test";
   request.messages.push_back({"system", "You write.", Json(), ""});
   request.messages.push_back({"user", "Write about rust.", Json(), ""});
-  request.outputSchema = wf.schemas[0].jsonSchema();
+  request.outputSchema =
+      std::make_shared<const Json>(wf.schemas[0].jsonSchema());
   request.schemaName = "draft";
   LlmResponse response;
   response.text = Json{{"text", answer}}.dump();

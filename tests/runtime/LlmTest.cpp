@@ -44,7 +44,7 @@ LlmRequest structuredRequest(const std::string &provider) {
   req.model = provider == "anthropic" ? "claude-test" : "gpt-test";
   req.messages.push_back({"system", "You judge code.", Json(), ""});
   req.messages.push_back({"user", "Is this code good?", Json(), ""});
-  req.outputSchema = verdictSchema();
+  req.outputSchema = std::make_shared<const Json>(verdictSchema());
   req.schemaName = "verdict";
   return req;
 }
@@ -719,10 +719,10 @@ TEST_CASE("the request match key is the sorted canonical form", "[llm]") {
                                {"arguments", {{"z", 1}, {"a", 2}}}}}),
                  ""},
                 {"tool", "result", Json(), "c1"}};
-  r.outputSchema = {
+  r.outputSchema = std::make_shared<const Json>(Json{
       {"type", "object"},
       {"properties",
-       {{"b", {{"type", "string"}}}, {"a", {{"type", "integer"}}}}}};
+       {{"b", {{"type", "string"}}}, {"a", {{"type", "integer"}}}}}});
   r.schemaName = "out";
   r.tools.push_back({"lookup", "finds", Json{{"type", "object"}}});
   auto reference = [](const LlmRequest &req) {
@@ -761,10 +761,11 @@ TEST_CASE("the request match key is the sorted canonical form", "[llm]") {
                {"nested", Json::array({Json::array({1, 2}), Json::object()})}}},
              {"name", "x"}}}),
        ""}};
-  odd.outputSchema = {{"enum", Json::array({"b", "a", "\u2028"})},
-                      {"minimum", 1.5},
-                      {"B", 1},
-                      {"a", 2}};
+  odd.outputSchema =
+      std::make_shared<const Json>(Json{{"enum", Json::array({"b", "a", "\u2028"})},
+                                        {"minimum", 1.5},
+                                        {"B", 1},
+                                        {"a", 2}});
   odd.reasoningEffort = "l\u00f6w";
   odd.tools.push_back({"t\"1", "d\n", Json{{"z", {{"y", {{"x", 1}}}}}}});
   odd.tools.push_back({"t2", "", Json()});

@@ -42,11 +42,19 @@ struct LlmRequest {
   std::string provider;  ///< openai, anthropic, ollama, openrouter, replay
   std::string model;     ///< The model name without the provider prefix.
   std::vector<LlmMessage> messages;
-  Json outputSchema;     ///< JSON Schema for structured output, or null.
+  /// JSON Schema for structured output, or none. Shared and immutable: a
+  /// node sends the same schema with every call without copying it.
+  std::shared_ptr<const Json> outputSchema;
   std::string schemaName;
   std::vector<ToolSpec> tools;
   std::optional<int64_t> maxTokens;
   std::string reasoningEffort;
+
+  bool hasOutputSchema() const {
+    return outputSchema && !outputSchema->is_null();
+  }
+  /// The output schema, or null.
+  const Json &schema() const;
 
   /// Canonical JSON of the request: what cassettes key on.
   Json canonical() const;
