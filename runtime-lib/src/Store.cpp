@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <system_error>
@@ -284,7 +285,7 @@ public:
       if (Status s = checkName("run id", runId); !s)
         return s;
       std::lock_guard<std::mutex> lock(mu);
-      std::vector<Event> &events = runs[runId].events;
+      std::deque<Event> &events = runs[runId].events;
       event.seq = static_cast<int64_t>(events.size());
       events.push_back(take());
       return Status::success();
@@ -299,7 +300,8 @@ public:
       auto it = runs.find(runId);
       if (it == runs.end())
         return runNotFound(runId);
-      return it->second.events;
+      return std::vector<Event>(it->second.events.begin(),
+                                it->second.events.end());
     });
   }
 
@@ -388,7 +390,9 @@ public:
 private:
   struct RunData {
     std::optional<RunRecord> record;
-    std::vector<Event> events;
+    /// A deque: a long run's log grows without moving (and freeing) one
+    /// ever larger block.
+    std::deque<Event> events;
     std::map<std::pair<std::string, int64_t>, Json> artifacts;
     std::map<std::string, Json> interactions;
   };
