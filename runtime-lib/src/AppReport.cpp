@@ -175,11 +175,12 @@ std::string iterc::rt::app::renderReport(const WorkflowDesc &wf,
   const std::string doneName =
       wf.nodes.empty() ? "done" : wf.nodes[size_t(wf.doneIndex())].name;
 
+  NodeIndex nodes(wf);
   for (const Event &e : events) {
     std::string key = e.branchId + "\n" + e.nodeId;
     const Json &d = e.data;
     if (e.type == "node_started") {
-      int index = wf.findNode(e.nodeId);
+      int index = nodes.find(e.nodeId);
       if (index >= 0 && wf.nodes[size_t(index)].isTerminal())
         continue;
       Row row;
@@ -214,7 +215,7 @@ std::string iterc::rt::app::renderReport(const WorkflowDesc &wf,
           row.outcome = "ok";
         openRow.erase(it);
       }
-      int index = wf.findNode(e.nodeId);
+      int index = nodes.find(e.nodeId);
       if (index >= 0 && !wf.nodes[size_t(index)].isTerminal()) {
         lastOutput[e.nodeId] = d.value("output", Json::object());
         lastFinished = e.nodeId;

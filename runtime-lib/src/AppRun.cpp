@@ -486,7 +486,8 @@ class Progress {
 public:
   Progress(Ctx &ctx, bool json, int64_t tokens, double cost)
       : ctx(ctx), wf(ctx.wf), json(json), tty(ctx.io.progressTty && !json),
-        tokens(tokens), cost(cost), loopIter(ctx.wf.loops.size(), 0) {}
+        tokens(tokens), cost(cost), loopIter(ctx.wf.loops.size(), 0),
+        nodes(ctx.wf) {}
 
   void onEvent(const Event &e) {
     if (json) {
@@ -499,7 +500,7 @@ public:
       if (std::optional<int64_t> t = parseTimestamp(e.timestamp))
         started[key] = *t;
     } else if (e.type == "node_finished") {
-      int index = wf.findNode(e.nodeId);
+      int index = nodes.find(e.nodeId);
       bool terminal = index >= 0 && wf.nodes[size_t(index)].isTerminal();
       if (!terminal) {
         ++finished;
@@ -568,7 +569,7 @@ private:
       return;
     }
     // Entering a loop from outside starts its count again.
-    int toIndex = wf.findNode(to), fromIndex = wf.findNode(from);
+    int toIndex = nodes.find(to), fromIndex = nodes.find(from);
     for (size_t L = 0; L < wf.loops.size(); ++L) {
       const LoopDesc &loop = wf.loops[L];
       bool enters = std::find(loop.entries.begin(), loop.entries.end(),
@@ -616,7 +617,7 @@ private:
 
   void render() {
     std::string line = ctx.prog + ": ";
-    int index = wf.findNode(current);
+    int index = nodes.find(current);
     if (current.empty()) {
       line += "starting";
     } else {
@@ -654,6 +655,7 @@ private:
   std::string current;
   std::map<std::string, int64_t> started;
   std::vector<int64_t> loopIter;
+  NodeIndex nodes; ///< Events name nodes: looked up per event.
   bool lineShown = false;
 };
 

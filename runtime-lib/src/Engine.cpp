@@ -550,14 +550,13 @@ private:
 };
 
 void Engine::Impl::computeSources() {
+  // In edge order, each source once; a set keeps this linear in the edges
+  // where a join has thousands of them.
   sources.assign(wf.nodes.size(), {});
-  for (const EdgeDesc &e : wf.edges) {
-    if (e.loop >= 0)
-      continue;
-    std::vector<int> &s = sources[e.to];
-    if (std::find(s.begin(), s.end(), e.from) == s.end())
-      s.push_back(e.from);
-  }
+  std::set<std::pair<int, int>> seen;
+  for (const EdgeDesc &e : wf.edges)
+    if (e.loop < 0 && seen.emplace(e.to, e.from).second)
+      sources[e.to].push_back(e.from);
 }
 
 //===----------------------------------------------------------------------===//
@@ -2210,11 +2209,14 @@ RunResult Engine::Impl::resume(const std::string &runId, const Json &answers,
     // The latest output of every node, in name order as a finished run
     // reports them.
     std::map<std::string, const Json *> latest;
-    for (const Event &e : *done)
-      if (e.type == "node_finished" && e.data.contains("output") &&
-          wf.findNode(e.nodeId) >= 0 &&
-          !wf.nodes[size_t(wf.findNode(e.nodeId))].isTerminal())
+    NodeIndex nodes(wf);
+    for (const Event &e : *done) {
+      if (e.type != "node_finished" || !e.data.contains("output"))
+        continue;
+      int index = nodes.find(e.nodeId);
+      if (index >= 0 && !wf.nodes[size_t(index)].isTerminal())
         latest[e.nodeId] = &e.data["output"];
+    }
     Json::object_t &members = result.outputs.get_ref<Json::object_t &>();
     for (const auto &[name, output] : latest)
       members.emplace_back(name, *output);

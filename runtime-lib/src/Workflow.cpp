@@ -251,6 +251,17 @@ int WorkflowDesc::findNode(std::string_view name) const {
   return -1;
 }
 
+NodeIndex::NodeIndex(const WorkflowDesc &wf) {
+  byName.reserve(wf.nodes.size());
+  for (size_t i = 0; i < wf.nodes.size(); ++i)
+    byName.emplace(wf.nodes[i].name, int(i));
+}
+
+int NodeIndex::find(std::string_view name) const {
+  auto it = byName.find(name);
+  return it == byName.end() ? -1 : it->second;
+}
+
 std::vector<std::vector<int>> WorkflowDesc::outgoing() const {
   std::vector<std::vector<int>> out(nodes.size());
   for (size_t i = 0; i < edges.size(); ++i)

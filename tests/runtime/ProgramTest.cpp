@@ -240,6 +240,15 @@ TEST_CASE("loadProgram builds the engine's tables", "[program]") {
   CHECK(web.health->intervalMs == 50);
   CHECK(web.health->timeoutMs == 30000);
   CHECK(wf.stack == std::vector<std::string>{"web"});
+
+  // Node lookups by name, linear and indexed, agree.
+  NodeIndex index(wf);
+  for (size_t i = 0; i < wf.nodes.size(); ++i) {
+    CHECK(index.find(wf.nodes[i].name) == int(i));
+    CHECK(wf.findNode(wf.nodes[i].name) == int(i));
+  }
+  CHECK(index.find("nowhere") == -1);
+  CHECK(wf.findNode("nowhere") == -1);
 }
 
 TEST_CASE("a loaded program runs: compiled expressions drive the engine",

@@ -17,6 +17,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace iterc::rt {
@@ -212,9 +214,23 @@ struct WorkflowDesc {
 
   int doneIndex() const { return int(nodes.size()) - 2; }
   int failIndex() const { return int(nodes.size()) - 1; }
+  /// A node's index by name, or -1: a linear search (see NodeIndex for
+  /// lookups per event).
   int findNode(std::string_view name) const;
   /// Outgoing edge indices per node, in declaration order (computed).
   std::vector<std::vector<int>> outgoing() const;
+};
+
+/// Node indices by name, in constant time: for code that looks a node up
+/// for every event of a run. `wf` must outlive it.
+class NodeIndex {
+public:
+  explicit NodeIndex(const WorkflowDesc &wf);
+  /// The node's index, or -1.
+  int find(std::string_view name) const;
+
+private:
+  std::unordered_map<std::string_view, int> byName;
 };
 
 /// Expands ${NAME} and ${NAME:-default} (defaults may nest) from the
