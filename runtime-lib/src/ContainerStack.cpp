@@ -147,12 +147,7 @@ std::string imageTag(const std::string &project, const std::string &service) {
 class ContainerRuntime : public StackRuntime {
 public:
   explicit ContainerRuntime(ContainerRuntimeOptions o) : opts(std::move(o)) {
-    if (!opts.clock)
-      opts.clock = &systemClock();
-    if (!opts.http) {
-      ownHttp = makeHttpTransport();
-      opts.http = ownHttp.get();
-    }
+    defaultClockAndHttp(opts.clock, opts.http, ownHttp);
     opts.workspace = absolute(opts.workspace);
     opts.logDir = opts.logDir.empty() ? opts.workspace : absolute(opts.logDir);
     struct stat st;

@@ -177,6 +177,20 @@ template <typename... Args> Json objectOf(Args &&...args) {
   return data;
 }
 
+/// A run's outputs as a JSON object in name order, from a map of name to
+/// output (or to a pointer to it). Names are unique: appended without
+/// ordered_json's operator[], whose linear search made this quadratic.
+const Json &deref(const Json &value) { return value; }
+const Json &deref(const Json *value) { return *value; }
+template <typename Map> Json outputsByName(const Map &outputs) {
+  Json all = Json::object();
+  Json::object_t &members = all.get_ref<Json::object_t &>();
+  members.reserve(outputs.size());
+  for (const auto &[name, output] : outputs)
+    members.emplace_back(name, deref(output));
+  return all;
+}
+
 bool isRunLevel(const std::string &type) {
   if (type.compare(0, 4, "run_") != 0)
     return false;
@@ -682,16 +696,12 @@ Status Engine::Impl::recordOutput(State &st, const std::string &branch,
   }
   if (replayed)
     return Status::success();
-  Json data = Json::object();
-  Json::object_t &members = data.get_ref<Json::object_t &>();
-  members.reserve(4);
-  members.emplace_back("output", output);
-  members.emplace_back("iteration", version);
-  if (output.is_object()) {
-    members.emplace_back("_tokens", output.value("_tokens", int64_t(0)));
-    members.emplace_back("_cost_usd", output.value("_cost_usd", 0.0));
-  }
-  emit(st, branch, "node_finished", n.name, std::move(data));
+  emit(st, branch, "node_finished", n.name,
+       output.is_object()
+           ? objectOf("output", output, "iteration", version, "_tokens",
+                      output.value("_tokens", int64_t(0)), "_cost_usd",
+                      output.value("_cost_usd", 0.0))
+           : objectOf("output", output, "iteration", version));
   return Status::success();
 }
 
@@ -916,26 +926,15 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
     st.budget->recordLlm(tokens, cost);
     totalTokens += tokens;
     totalCost += cost;
-    {
-      // Built member by member: an initializer list copies every value.
-      Json responseData = Json::object();
-      Json::object_t &r = responseData.get_ref<Json::object_t &>();
-      r.reserve(5);
-      r.emplace_back("text", response.text);
-      r.emplace_back("tool_calls", response.toolCalls);
-      r.emplace_back("finish_reason", response.finishReason);
-      r.emplace_back("input_tokens", response.usage.inputTokens);
-      r.emplace_back("output_tokens", response.usage.outputTokens);
-      Json data = Json::object();
-      Json::object_t &d = data.get_ref<Json::object_t &>();
-      d.reserve(5);
-      d.emplace_back("request_sha256", hash);
-      d.emplace_back("model", model);
-      d.emplace_back("attempt", attempt);
-      d.emplace_back("response", std::move(responseData));
-      d.emplace_back("cost_usd", cost);
-      emit(st, branch, "llm_response", n.name, std::move(data));
-    }
+    emit(st, branch, "llm_response", n.name,
+         objectOf("request_sha256", hash, "model", model, "attempt", attempt,
+                  "response",
+                  objectOf("text", response.text, "tool_calls",
+                           response.toolCalls, "finish_reason",
+                           response.finishReason, "input_tokens",
+                           response.usage.inputTokens, "output_tokens",
+                           response.usage.outputTokens),
+                  "cost_usd", cost));
 
     if (!response.toolCalls.empty()) {
       // The tool-call loop: run what the model asked for and send back the
@@ -1800,12 +1799,8 @@ Engine::Impl::Stop Engine::Impl::walk(State &st, const std::string &branch,
         std::lock_guard<RunMutex> lock(st.mutex);
         iteration = st.artifactVersion[size_t(node)];
       }
-      Json started = Json::object();
-      Json::object_t &members = started.get_ref<Json::object_t &>();
-      members.reserve(2);
-      members.emplace_back("kind", nodeKindName(n.kind));
-      members.emplace_back("iteration", iteration);
-      emit(st, branch, "node_started", n.name, std::move(started));
+      emit(st, branch, "node_started", n.name,
+           objectOf("kind", nodeKindName(n.kind), "iteration", iteration));
       bool counted = n.kind == NodeKind::Agent || n.kind == NodeKind::Judge ||
                      n.kind == NodeKind::Tool || n.kind == NodeKind::Verify ||
                      (n.kind == NodeKind::Router &&
@@ -1958,13 +1953,8 @@ void Engine::Impl::finishRun(State &st, const Stop &stop, RunResult &result) {
   result.node = stop.node;
   result.usage = st.budget->usage();
   {
-    // Names are unique in the map: appended without operator[]'s linear
-    // search, which made this quadratic in the number of nodes.
     std::lock_guard<RunMutex> lock(st.mutex);
-    Json::object_t &members = result.outputs.get_ref<Json::object_t &>();
-    members.reserve(st.outputs.size());
-    for (const auto &[name, output] : st.outputs)
-      members.emplace_back(name, output);
+    result.outputs = outputsByName(st.outputs);
   }
   st.record.status = stop.status;
   st.record.updatedAt = deps.clock->timestamp();
@@ -2217,9 +2207,7 @@ RunResult Engine::Impl::resume(const std::string &runId, const Json &answers,
       if (index >= 0 && !wf.nodes[size_t(index)].isTerminal())
         latest[e.nodeId] = &e.data["output"];
     }
-    Json::object_t &members = result.outputs.get_ref<Json::object_t &>();
-    for (const auto &[name, output] : latest)
-      members.emplace_back(name, *output);
+    result.outputs = outputsByName(latest);
     result.status = RunStatus::Finished;
     return result;
   }

@@ -125,12 +125,7 @@ bool runCheck(const std::vector<std::string> &argv, const std::string &cwd,
 class LocalRuntime : public StackRuntime {
 public:
   explicit LocalRuntime(LocalRuntimeOptions o) : opts(std::move(o)) {
-    if (!opts.clock)
-      opts.clock = &systemClock();
-    if (!opts.http) {
-      ownHttp = makeHttpTransport();
-      opts.http = ownHttp.get();
-    }
+    defaultClockAndHttp(opts.clock, opts.http, ownHttp);
     if (opts.logDir.empty())
       opts.logDir = opts.workspace;
   }

@@ -12,6 +12,16 @@
 
 #include <algorithm>
 
+void iterc::rt::defaultClockAndHttp(Clock *&clock, HttpTransport *&http,
+                                    std::unique_ptr<HttpTransport> &owned) {
+  if (!clock)
+    clock = &systemClock();
+  if (!http) {
+    owned = makeHttpTransport();
+    http = owned.get();
+  }
+}
+
 std::string iterc::rt::logFileTail(const std::string &path, size_t lines) {
   std::string text = readFileText(path).value_or("");
   if (!text.empty() && text.back() == '\n')

@@ -13,12 +13,18 @@
 #include "iterc/rt/Stack.h"
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
 namespace iterc::rt {
 
 class HttpTransport;
+
+/// What a runtime's options leave out: the system clock, and an HTTP
+/// transport of its own (kept in `owned`) for health probes.
+void defaultClockAndHttp(Clock *&clock, HttpTransport *&http,
+                         std::unique_ptr<HttpTransport> &owned);
 
 /// The last `lines` lines of the file at `path` ("" when it cannot be read).
 std::string logFileTail(const std::string &path, size_t lines);

@@ -277,21 +277,6 @@ public:
     return append(runId, event, [&] { return std::move(event); });
   }
 
-  /// Keeps `take()` (a copy of the event, or the event itself) with the
-  /// next seq, which is also written back into `event` before it is taken.
-  template <typename Take>
-  Status append(const std::string &runId, Event &event, Take take) {
-    return guarded("appendEvent", [&]() -> Status {
-      if (Status s = checkName("run id", runId); !s)
-        return s;
-      std::lock_guard<std::mutex> lock(mu);
-      std::deque<Event> &events = runs[runId].events;
-      event.seq = static_cast<int64_t>(events.size());
-      events.push_back(take());
-      return Status::success();
-    });
-  }
-
   Expected<std::vector<Event>> loadEvents(const std::string &runId) override {
     return guarded("loadEvents", [&]() -> Expected<std::vector<Event>> {
       if (Status s = checkName("run id", runId); !s)
@@ -388,6 +373,21 @@ public:
   }
 
 private:
+  /// Keeps `take()` (a copy of the event, or the event itself) with the
+  /// next seq, which is also written back into `event` before it is taken.
+  template <typename Take>
+  Status append(const std::string &runId, Event &event, Take take) {
+    return guarded("appendEvent", [&]() -> Status {
+      if (Status s = checkName("run id", runId); !s)
+        return s;
+      std::lock_guard<std::mutex> lock(mu);
+      std::deque<Event> &events = runs[runId].events;
+      event.seq = static_cast<int64_t>(events.size());
+      events.push_back(take());
+      return Status::success();
+    });
+  }
+
   struct RunData {
     std::optional<RunRecord> record;
     /// A deque: a long run's log grows without moving (and freeing) one

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "FakeHttpServer.h"
 #include "RuntimeTestUtil.h"
+#include "WorkflowTestUtil.h"
 
 #include "iterc/rt/App.h"
 #include "iterc/rt/Llm.h"
@@ -21,6 +22,10 @@
 #include <sys/stat.h>
 
 using namespace iterc::rt;
+using iterc::rt::test::text;
+using iterc::rt::test::ref;
+using iterc::rt::test::schema;
+using iterc::rt::test::edge;
 using iterc::rt::test::ScopedEnv;
 using iterc::rt::test::TempDir;
 using iterc::test::FakeHttpServer;
@@ -94,36 +99,6 @@ std::string runIdOf(const std::string &summary) {
   size_t start = at + 6;
   size_t end = summary.find_first_of(" \n", start);
   return summary.substr(start, end - start);
-}
-
-Template text(const std::string &s) {
-  Template t;
-  t.parts.push_back({s, std::nullopt});
-  return t;
-}
-
-Template ref(RefNs ns, std::vector<std::string> path) {
-  Template t;
-  TemplatePart p;
-  p.ref = TemplateRef{ns, std::move(path), false};
-  t.parts.push_back(p);
-  return t;
-}
-
-SchemaDesc schema(const std::string &name,
-                  std::vector<std::pair<std::string, FieldType>> fields) {
-  SchemaDesc s;
-  s.name = name;
-  for (auto &[n, t] : fields)
-    s.fields.push_back({n, t, {}});
-  return s;
-}
-
-EdgeDesc edge(int from, int to) {
-  EdgeDesc e;
-  e.from = from;
-  e.to = to;
-  return e;
 }
 
 EdgeDesc when(int from, int to, const std::string &field, bool negated) {

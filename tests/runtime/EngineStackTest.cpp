@@ -14,10 +14,13 @@
 #include "iterc/rt/Http.h"
 
 #include "FakeHttpServer.h"
+#include "WorkflowTestUtil.h"
 
 #include <catch2/catch.hpp>
 
 using namespace iterc::rt;
+using iterc::rt::test::text;
+using iterc::rt::test::edge;
 using iterc::test::FakeHttpServer;
 using iterc::test::FakeReply;
 using iterc::test::FakeRequest;
@@ -71,19 +74,6 @@ private:
   StackLog &log;
   bool running = false;
 };
-
-Template text(const std::string &s) {
-  Template t;
-  t.parts.push_back({s, std::nullopt});
-  return t;
-}
-
-EdgeDesc edge(int from, int to) {
-  EdgeDesc e;
-  e.from = from;
-  e.to = to;
-  return e;
-}
 
 /// services api (after db) and db; probe: verify api GET /items expecting
 /// "widget"; probe -> done when passed, probe -> fail otherwise.
@@ -147,10 +137,7 @@ struct Harness {
     return d;
   }
   std::vector<std::string> types() const {
-    std::vector<std::string> out;
-    for (const Event &e : events)
-      out.push_back(e.type + (e.nodeId.empty() ? "" : ":" + e.nodeId));
-    return out;
+    return iterc::rt::test::eventTypes(events);
   }
   const Event *find(const std::string &type) const {
     for (const Event &e : events)

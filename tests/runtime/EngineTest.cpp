@@ -8,6 +8,8 @@
 #include "iterc/rt/Engine.h"
 #include "iterc/rt/Scope.h"
 
+#include "WorkflowTestUtil.h"
+
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -18,6 +20,10 @@
 #include <thread>
 
 using namespace iterc::rt;
+using iterc::rt::test::text;
+using iterc::rt::test::ref;
+using iterc::rt::test::schema;
+using iterc::rt::test::edge;
 
 namespace {
 
@@ -95,29 +101,6 @@ public:
   }
 };
 
-Template text(const std::string &s) {
-  Template t;
-  t.parts.push_back({s, std::nullopt});
-  return t;
-}
-
-Template ref(RefNs ns, std::vector<std::string> path) {
-  Template t;
-  TemplatePart p;
-  p.ref = TemplateRef{ns, std::move(path), false};
-  t.parts.push_back(p);
-  return t;
-}
-
-SchemaDesc schema(const std::string &name,
-                  std::vector<std::pair<std::string, FieldType>> fields) {
-  SchemaDesc s;
-  s.name = name;
-  for (auto &[n, t] : fields)
-    s.fields.push_back({n, t, {}});
-  return s;
-}
-
 NodeDesc agent(const std::string &name, int output) {
   NodeDesc n;
   n.kind = NodeKind::Agent;
@@ -126,13 +109,6 @@ NodeDesc agent(const std::string &name, int output) {
   n.output = output;
   n.system = text("node:" + name);
   return n;
-}
-
-EdgeDesc edge(int from, int to) {
-  EdgeDesc e;
-  e.from = from;
-  e.to = to;
-  return e;
 }
 
 EdgeDesc when(int from, int to, const std::string &field, bool negated) {
@@ -163,10 +139,7 @@ struct Harness {
     return d;
   }
   std::vector<std::string> types() const {
-    std::vector<std::string> out;
-    for (const Event &e : events)
-      out.push_back(e.type + (e.nodeId.empty() ? "" : ":" + e.nodeId));
-    return out;
+    return iterc::rt::test::eventTypes(events);
   }
   size_t count(const std::string &type, const std::string &node = "") const {
     size_t n = 0;

@@ -35,6 +35,18 @@ ServiceDesc shService(const std::string &name, const std::string &script) {
   return s;
 }
 
+/// python3's http.server on 127.0.0.1:`port`, healthy once "/" answers.
+ServiceDesc pythonWebService(const std::string &name, int port) {
+  ServiceDesc s;
+  s.name = name;
+  s.program = "python3";
+  s.command = {"-m", "http.server", std::to_string(port), "--bind",
+               "127.0.0.1"};
+  s.ports = {std::to_string(port)};
+  s.health = HealthDesc{"/", {}, 100, 2000, 50};
+  return s;
+}
+
 } // namespace
 
 TEST_CASE("stack: port declarations and start order", "[stack-rt]") {
@@ -77,13 +89,7 @@ TEST_CASE("stack: a program service comes up healthy, is reachable by name "
   }
   TempDir dir;
   int port = unusedPort();
-  ServiceDesc web;
-  web.name = "web";
-  web.program = "python3";
-  web.command = {"-m", "http.server", std::to_string(port), "--bind",
-                 "127.0.0.1"};
-  web.ports = {std::to_string(port)};
-  web.health = HealthDesc{"/", {}, 100, 2000, 50};
+  ServiceDesc web = pythonWebService("web", port);
   std::vector<ServiceDesc> all = {web};
 
   LocalRuntimeOptions opts;
@@ -211,13 +217,7 @@ TEST_CASE("stack: under bubblewrap a service without ports or dependencies "
   }
   // A listener on the host's loopback that the sandboxed services try.
   int port = unusedPort();
-  ServiceDesc listener;
-  listener.name = "listener";
-  listener.program = "python3";
-  listener.command = {"-m", "http.server", std::to_string(port), "--bind",
-                      "127.0.0.1"};
-  listener.ports = {std::to_string(port)};
-  listener.health = HealthDesc{"/", {}, 100, 2000, 50};
+  ServiceDesc listener = pythonWebService("listener", port);
   std::string tryIt =
       "python3 -c \"import socket,sys; s=socket.socket(); "
       "s.settimeout(2); sys.exit(s.connect_ex(('127.0.0.1'," +
