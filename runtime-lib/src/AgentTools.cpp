@@ -18,6 +18,8 @@
 //===----------------------------------------------------------------------===//
 #include "iterc/rt/AgentTools.h"
 
+#include "GitShadow.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <climits>
@@ -472,7 +474,7 @@ private:
   Json writeFile(const Json &args);
   Json patch(const Json &args);
   Json runCommand(const Json &args);
-  Json runGit(const std::string &what, const std::string &command,
+  Json runGit(const std::string &what, const std::string &subcommand,
               const std::string &emptyText);
 };
 
@@ -585,7 +587,8 @@ Expected<Json> BuiltinToolbox::call(const std::string &name,
     if (name == "run_command")
       return runCommand(args);
     if (name == "git_diff") {
-      std::string command = "git diff --no-color --no-ext-diff";
+      std::string command = "diff --no-color --no-ext-diff --no-textconv "
+                            "--ignore-submodules=all";
       if (args.contains("args") && !args["args"].is_null()) {
         const Json &extra = args["args"];
         std::vector<std::string> words;
@@ -606,7 +609,8 @@ Expected<Json> BuiltinToolbox::call(const std::string &name,
           // Options that write files, read outside the repository or run
           // configured programs have no place in a read-only tool.
           for (const char *banned :
-               {"--output", "--no-index", "--ext-diff", "--textconv"})
+               {"--output", "--no-index", "--ext-diff", "--textconv",
+                "--submodule", "--ignore-submodules"})
             if (w.rfind(banned, 0) == 0)
               return errorResult("git_diff does not allow '" + w + "'");
           command += " " + shellQuote(w);
@@ -615,7 +619,8 @@ Expected<Json> BuiltinToolbox::call(const std::string &name,
       return runGit("git diff", command, "(no differences)");
     }
     if (name == "git_status")
-      return runGit("git status", "git status --short", "(clean: no changes)");
+      return runGit("git status", "status --short --ignore-submodules=all",
+                    "(clean: no changes)");
   } catch (const std::exception &e) {
     return errorResult(name + " failed: " + e.what());
   } catch (...) {
@@ -941,6 +946,8 @@ Json BuiltinToolbox::writeFile(const Json &args) {
   Expected<WorkspacePath> where = resolve(*path, true);
   if (!where)
     return errorResult(where.error().message);
+  if (isGitMetadata(where->relative))
+    return errorResult("path '" + *path + "' " + gitMetadataRefusal);
   struct stat st;
   if (where->relative.empty() ||
       (where->exists && ::stat(where->absolute.c_str(), &st) == 0 &&
@@ -1043,26 +1050,29 @@ Json BuiltinToolbox::runCommand(const Json &args) {
   return result;
 }
 
-Json BuiltinToolbox::runGit(const std::string &what, const std::string &command,
+Json BuiltinToolbox::runGit(const std::string &what,
+                            const std::string &subcommand,
                             const std::string &emptyText) {
   Expected<std::string> root = workspaceRoot();
   if (!root)
     return errorResult(root.error().message);
+  // git reads a private git directory standing in for the workspace's
+  // .git, so nothing in the repository's configuration can run a program.
+  Expected<std::unique_ptr<GitShadow>> shadow =
+      GitShadow::create(*root, runner, timeoutMs);
+  if (!shadow)
+    return errorResult(what + ": " + shadow.error().message);
+  std::string path, lang;
+  for (const auto &[key, value] : environment(*root)) {
+    if (key == "PATH")
+      path = value;
+    else if (key == "LANG")
+      lang = value;
+  }
   ToolInvocation inv;
-  // Outside a repository `git diff` would silently compare files (as with
-  // --no-index): ask for a repository first.
-  inv.command = "git rev-parse --git-dir >/dev/null && " + command;
+  inv.command = GitShadow::gitCommand() + " " + subcommand;
   inv.workdir = *root;
-  inv.env = environment(*root);
-  // git must not look for a repository above the workspace, nor write the
-  // index for a read-only query.
-  size_t slash = root->rfind('/');
-  inv.env.push_back(
-      {"GIT_CEILING_DIRECTORIES", slash == 0 || slash == std::string::npos
-                                      ? std::string("/")
-                                      : root->substr(0, slash)});
-  inv.env.push_back({"GIT_OPTIONAL_LOCKS", "0"});
-  inv.env.push_back({"GIT_PAGER", "cat"});
+  inv.env = (*shadow)->environment(path, lang);
   inv.timeoutMs = timeoutMs;
   inv.outputCap = readCap;
   Expected<ToolResult> ran = runner.run(inv);

@@ -30,6 +30,7 @@
 #include <random>
 #include <set>
 #include <thread>
+#include <unistd.h>
 
 using namespace iterc::rt;
 
@@ -1100,6 +1101,17 @@ Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
   Status budgetOk = st.budget->beforeAction();
   if (!budgetOk.ok())
     return budgetOk.error();
+  // The workdir is opened from the workspace without following symlinks,
+  // and the command starts in that very directory.
+  Expected<int> workdirFd = openWorkspaceDir(st.workspace, n.workdir);
+  if (!workdirFd)
+    return Error(workdirFd.error().code,
+                 "tool '" + n.name + "': " + workdirFd.error().message);
+  struct CloseOnExit {
+    int fd;
+    ~CloseOnExit() { ::close(fd); }
+  } closeWorkdir{*workdirFd};
+  inv.workdirFd = *workdirFd;
   emit(st, branch, "tool_started", n.name, objectOf("command", inv.command));
   Expected<ToolResult> result = deps.tools->run(inv);
   if (!result)

@@ -26,6 +26,7 @@
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <strings.h>
 #include <vector>
 
 #include <fcntl.h>
@@ -234,9 +235,11 @@ Expected<ToolResult> ProcessRunner::run(const ToolInvocation &invocation) {
 
   // The working directory must exist: say so instead of a spawn failure.
   struct stat st;
-  if (invocation.workdir.empty())
+  if (invocation.workdir.empty() && invocation.workdirFd < 0)
     return Error(ErrorCode::Tool, "tool has no working directory");
-  if (::stat(invocation.workdir.c_str(), &st) != 0)
+  if ((invocation.workdirFd >= 0
+           ? ::fstat(invocation.workdirFd, &st)
+           : ::stat(invocation.workdir.c_str(), &st)) != 0)
     return Error(ErrorCode::Tool, "working directory " + invocation.workdir +
                                       ": " + errnoText(errno));
   if (!S_ISDIR(st.st_mode))
@@ -286,7 +289,10 @@ Expected<ToolResult> ProcessRunner::run(const ToolInvocation &invocation) {
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, outWrite.get(), 1);
   posix_spawn_file_actions_adddup2(&actions, errWrite.get(), 2);
-  posix_spawn_file_actions_addchdir_np(&actions, invocation.workdir.c_str());
+  if (invocation.workdirFd >= 0)
+    posix_spawn_file_actions_addfchdir_np(&actions, invocation.workdirFd);
+  else
+    posix_spawn_file_actions_addchdir_np(&actions, invocation.workdir.c_str());
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
   // Descriptors some library opened without O_CLOEXEC stay out of the tool.
   posix_spawn_file_actions_addclosefrom_np(&actions, 3);
@@ -400,6 +406,21 @@ Expected<ToolResult> ProcessRunner::run(const ToolInvocation &invocation) {
   return result;
 }
 
+/// The components of a slash-separated path, every one (empty and "."
+/// included), in order.
+std::vector<std::string> pathComponents(std::string_view path) {
+  std::vector<std::string> parts;
+  size_t begin = 0;
+  while (begin <= path.size()) {
+    size_t end = path.find('/', begin);
+    if (end == std::string_view::npos)
+      end = path.size();
+    parts.emplace_back(path.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  return parts;
+}
+
 /// Opens (creating if needed) the directory `name` under `parent`, refusing
 /// symlinks. Returns the descriptor or an error naming `shown`.
 Expected<int> openSubdir(int parent, const std::string &name,
@@ -464,20 +485,18 @@ Status iterc::rt::writeWorkspaceFile(const std::string &workspace,
 
   // Components; empty ones and "." are skipped, ".." is refused.
   std::vector<std::string> parts;
-  size_t begin = 0;
-  while (begin <= relativePath.size()) {
-    size_t end = relativePath.find('/', begin);
-    if (end == std::string::npos)
-      end = relativePath.size();
-    std::string part = relativePath.substr(begin, end - begin);
+  for (std::string &part : pathComponents(relativePath)) {
     if (part == "..")
       return escape("contains a '..' component");
     if (!part.empty() && part != ".")
       parts.push_back(std::move(part));
-    begin = end + 1;
   }
   if (parts.empty() || relativePath.back() == '/')
     return escape("does not name a file");
+  // The repository's own files hold its configuration and hooks: writing
+  // them is a way to make git run a program.
+  if (isGitMetadata(relativePath))
+    return escape(gitMetadataRefusal);
 
   FdGuard dir(::open(workspace.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir.get() < 0)
@@ -533,6 +552,50 @@ Status iterc::rt::writeWorkspaceFile(const std::string &workspace,
     return Error(ErrorCode::Store, "cannot write workspace file '" + shown +
                                        "': " + errnoText(errno));
   return Status::success();
+}
+
+Expected<int> iterc::rt::openWorkspaceDir(const std::string &workspace,
+                                          const std::string &relativePath) {
+  const std::string &shown = relativePath;
+  auto escape = [&](const std::string &why) {
+    return Error(ErrorCode::WorkspaceEscape,
+                 "working directory '" + shown + "' " + why);
+  };
+  if (relativePath.find('\0') != std::string::npos)
+    return escape("contains a NUL byte");
+  if (!relativePath.empty() && relativePath.front() == '/')
+    return escape("is an absolute path; it must stay inside the workspace");
+  FdGuard dir(::open(workspace.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir.get() < 0)
+    return Error(ErrorCode::Tool, "cannot open workspace " + workspace + ": " +
+                                      errnoText(errno));
+  for (const std::string &part : pathComponents(relativePath)) {
+    if (part.empty() || part == ".")
+      continue;
+    if (part == "..")
+      return escape("contains a '..' component; it must stay inside the "
+                    "workspace");
+    int fd = ::openat(dir.get(), part.c_str(),
+                      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      int err = errno;
+      struct stat st;
+      if (::fstatat(dir.get(), part.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+          S_ISLNK(st.st_mode))
+        return escape("passes through the symlink '" + part + "'");
+      return Error(ErrorCode::Tool,
+                   "working directory '" + shown + "': " + errnoText(err));
+    }
+    dir.reset(fd);
+  }
+  return dir.release();
+}
+
+bool iterc::rt::isGitMetadata(std::string_view relativePath) {
+  for (const std::string &part : pathComponents(relativePath))
+    if (strcasecmp(part.c_str(), ".git") == 0)
+      return true;
+  return false;
 }
 
 std::optional<std::string> iterc::rt::resolveProgram(

@@ -8,7 +8,9 @@
 
 #include <climits>
 #include <cstdlib>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <stdlib.h>
 #include <string>
 
@@ -62,6 +64,21 @@ public:
 private:
   std::string dir;
 };
+
+/// Writes `text` to `path` (created or truncated).
+inline void writeText(const std::string &path, const std::string &text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  REQUIRE(out.good());
+}
+
+/// The whole content of `path` ("" when it cannot be read).
+inline std::string readText(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 } // namespace iterc::rt::test
 

@@ -460,6 +460,13 @@ TEST_CASE("workspace: escapes are refused", "[tool]") {
   refused("..");
   refused(std::string("nul\0byte", 8));
   refused("dir/");
+  // Git metadata (generated files included), whatever the case.
+  refused(".git/config");
+  refused(".Git/hooks/pre-commit");
+  refused("sub/.GIT/config");
+  refused(".git");
+  CHECK(::access((workspace + "/.git").c_str(), F_OK) != 0);
+  CHECK(::access((workspace + "/sub").c_str(), F_OK) != 0);
 
   // A symlinked directory anywhere on the way.
   REQUIRE(::symlink(outside.c_str(), (workspace + "/link").c_str()) == 0);

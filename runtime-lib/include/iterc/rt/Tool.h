@@ -24,6 +24,10 @@ struct ToolInvocation {
   std::string interpreter;  ///< "" = /bin/sh -c; else e.g. "python3" with
                             ///< the command written to a script file.
   std::string workdir;      ///< Absolute directory to run in.
+  /// When >= 0, an open directory the command starts in instead (fchdir, so
+  /// no path is resolved again); `workdir` then only names it in messages.
+  /// The caller keeps it open for the call.
+  int workdirFd = -1;
   /// The complete environment of the child (nothing else is inherited).
   std::vector<std::pair<std::string, std::string>> env;
   int64_t timeoutMs = 600000;  ///< 0 or less: no timeout.
@@ -72,9 +76,23 @@ public:
   virtual bool approve(const std::string &node, const std::string &command) = 0;
 };
 
+/// Whether a workspace-relative path names `.git` or something under it (a
+/// component equal to `.git`, in any case): the file tools write none.
+bool isGitMetadata(std::string_view relativePath);
+inline constexpr const char *gitMetadataRefusal =
+    "is git metadata; the repository's own files under .git are not written";
+
+/// Opens the existing directory `relativePath` inside `workspace` one
+/// component at a time. Refuses (ErrorCode::WorkspaceEscape) absolute
+/// paths, `..` components and symlinks anywhere on the way. Returns a
+/// descriptor (close-on-exec) the caller closes.
+Expected<int> openWorkspaceDir(const std::string &workspace,
+                               const std::string &relativePath);
+
 /// Writes `content` to `relativePath` inside `workspace`, creating parent
 /// directories. Refuses (ErrorCode::WorkspaceEscape) absolute paths, `..`
-/// components, and paths that would pass through a symlink.
+/// components, paths under `.git` (isGitMetadata), and paths that would
+/// pass through a symlink.
 Status writeWorkspaceFile(const std::string &workspace,
                           const std::string &relativePath,
                           const std::string &content);
