@@ -16,6 +16,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Sema/Sema.h"
+#include "Sema/WorkdirPath.h"
 
 #include <algorithm>
 #include <cmath>
@@ -1232,9 +1233,16 @@ void Sema::lowerNode(const ast::NodeDecl &decl, ir::Node &node) {
             node.timeoutMs = ms;
         }
       } else if (key == "workdir") {
-        if (wantString(p, node.workdir) && !node.workdir.empty() &&
-            node.workdir[0] == '/')
-          invalidValue(p, "a path relative to the run's workspace");
+        std::string confined;
+        if (wantString(p, node.workdir))
+          if (std::string problem =
+                  sema::workdirProblem(node.workdir, confined);
+              !problem.empty()) {
+            auto b = report(p.value.range, diag::err_tool_workdir);
+            b << node.workdir << node.name << problem;
+            if (confined.find_first_of("\"\\") == std::string::npos)
+              b << FixIt(p.value.range, "\"" + confined + "\"");
+          }
       } else if (key == "env") {
         auto addEnv = [&](const ast::Name &k, const Value &v) {
           static const auto valid = [](const std::string &s) {
