@@ -10,6 +10,7 @@
 #include "Driver/BundleCmd.h"
 #include "Driver/DiffCmd.h"
 #include "Driver/Pipeline.h"
+#include "Driver/ReplaceFile.h"
 #include "Tools/Explain.h"
 #include "Tools/Formatter.h"
 #include "Tools/GraphPrinter.h"
@@ -276,20 +277,9 @@ int runFmt(int argc, char **argv) {
     if (inPlace && path != "-") {
       if (formatted == original)
         continue;
-      std::string tmp = path + ".iterc-fmt.tmp";
-      {
-        std::ofstream outFile(tmp, std::ios::binary | std::ios::trunc);
-        outFile << formatted;
-        if (!outFile) {
-          std::fprintf(stderr, "iterc: cannot write '%s'\n", tmp.c_str());
-          status = ExitUsage;
-          continue;
-        }
-      }
-      if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-        std::fprintf(stderr, "iterc: cannot replace '%s': %s\n", path.c_str(),
-                     std::strerror(errno));
-        std::remove(tmp.c_str());
+      std::string error;
+      if (!replaceFileContent(path, formatted, error)) {
+        std::fprintf(stderr, "iterc: %s\n", error.c_str());
         status = ExitUsage;
       }
       continue;
