@@ -19,6 +19,7 @@
 
 #include "Basic/DiagnosticRenderer.h"
 #include "CodeGen/Emit.h"
+#include "Driver/BuildCache.h"
 #include "Driver/BundleCmd.h"
 #include "Driver/Exit.h"
 #include "Driver/Pipeline.h"
@@ -489,22 +490,19 @@ std::vector<std::string> compileCommand(const std::string &compiler,
           "-pthread"};
 }
 
-/// Copies an executable through a temporary file and a rename, with the
-/// kernel's copy_file_range (no round trip of 7 MB through user space).
-bool copyFile(const std::string &from, const std::string &to,
-              std::string &error) {
-  int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in < 0) {
-    error = "cannot read '" + from + "': " + std::strerror(errno);
+/// Copies an open executable (from its start) through a temporary file and
+/// a rename, with the kernel's copy_file_range (no round trip of 7 MB
+/// through user space). `in` stays open.
+bool copyFile(int in, const std::string &to, std::string &error) {
+  struct stat st;
+  if (::fstat(in, &st) != 0 || ::lseek(in, 0, SEEK_SET) != 0) {
+    error = std::string("cannot read the executable: ") + std::strerror(errno);
     return false;
   }
-  struct stat st;
-  ::fstat(in, &st);
   std::string tmp = to + ".tmp." + std::to_string(::getpid());
   int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
   if (out < 0) {
     error = "cannot write '" + to + "': " + std::strerror(errno);
-    ::close(in);
     return false;
   }
   off_t left = st.st_size;
@@ -527,7 +525,6 @@ bool copyFile(const std::string &from, const std::string &to,
     }
     left -= n;
   }
-  ::close(in);
   ::fchmod(out, 0755);
   if (::close(out) != 0 || !ok || ::rename(tmp.c_str(), to.c_str()) != 0) {
     error = "cannot write '" + to + "': " + std::strerror(errno);
@@ -548,14 +545,17 @@ std::string templateIdentity(const Layout &layout) {
   return out;
 }
 
-/// Builds through the cache; sets `binary` to the cached executable.
+/// Builds through the cache; sets `binary` to the cached executable and
+/// `binaryFd` to a descriptor of it whose content matched the checksum the
+/// entry recorded (the caller closes it).
 ///
 /// The key covers everything the result depends on: the source text and
 /// its recorded path, this iterc executable (and so its code generators),
 /// the templates, the runtime's library and headers, the compiler and the
 /// flags. A hit therefore needs no parsing at all: it replays the warnings
 /// the first build printed and reuses the executable.
-int buildCached(const Args &args, std::string &binary, std::string &program) {
+int buildCached(const Args &args, std::string &binary, std::string &program,
+                int &binaryFd) {
   std::string error;
   std::optional<Layout> layout = findLayout(error);
   if (!layout)
@@ -587,10 +587,24 @@ int buildCached(const Args &args, std::string &binary, std::string &program) {
   std::string key = sha256Hex(keyText);
 
   std::string root = cacheRoot();
-  std::string entry = root + "/" + key.substr(0, 2) + "/" + key;
+  if (!buildcache::prepareRoot(root, error))
+    return ioError(error);
+  std::string shard = root + "/" + key.substr(0, 2);
+  std::string entry = shard + "/" + key;
   std::string programFile;
   if (!args.noCache && readFile(entry + "/program.txt", programFile) &&
-      !programFile.empty() && fileExists(entry + "/" + programFile)) {
+      !programFile.empty() && programFile.find('/') == std::string::npos &&
+      fileExists(entry + "/" + programFile)) {
+    std::string why;
+    binaryFd = buildcache::openVerified(entry, programFile, why);
+    if (binaryFd < 0) {
+      // Never copy or run it: build the entry again.
+      std::fprintf(stderr, "iterc: warning: %s; building it again\n",
+                   why.c_str());
+      removeTree(entry);
+    }
+  }
+  if (binaryFd >= 0) {
     program = programFile;
     binary = entry + "/" + program;
     std::string warnings;
@@ -615,6 +629,10 @@ int buildCached(const Args &args, std::string &binary, std::string &program) {
 
   std::string work = entry + ".tmp." + std::to_string(::getpid());
   removeTree(work);
+  if (!buildcache::makePrivateDir(shard) || !buildcache::makePrivateDir(work))
+    return ioError("cannot create directory '" + work +
+                   "': " + std::strerror(errno) + " (cache directory " + root +
+                   "; set ITERC_CACHE_DIR to use another)");
   std::vector<EmittedFile> files = emitted->files;
   files.push_back({"diagnostics.txt", emitted->diagnostics});
   files.push_back({"program.txt", program});
@@ -647,6 +665,8 @@ int buildCached(const Args &args, std::string &binary, std::string &program) {
     readFile(work + "/compile.log", log);
     std::fputs(log.c_str(), stderr);
   }
+  if (!buildcache::recordChecksum(work, program, error))
+    return ioError(error);
   if (args.noCache)
     removeTree(entry);
   if (::rename(work.c_str(), entry.c_str()) != 0) {
@@ -656,13 +676,16 @@ int buildCached(const Args &args, std::string &binary, std::string &program) {
       return ioError("cannot move the build into the cache at " + entry + ": " +
                      std::strerror(errno));
   }
+  binaryFd = buildcache::openVerified(entry, program, error);
+  if (binaryFd < 0)
+    return ioError(error);
   return ExitOk;
 }
 
 /// A container build context: the emitted files kept in the cache entry
 /// (as listed by its manifest), the executable and a CA bundle.
 bool writeContext(const std::string &dir, const std::string &binary,
-                  std::string &error) {
+                  int binaryFd, std::string &error) {
   std::string entry = dirName(binary);
   std::string manifestText;
   if (!readFile(entry + "/manifest.json", manifestText)) {
@@ -693,7 +716,7 @@ bool writeContext(const std::string &dir, const std::string &binary,
     }
   }
   std::string program = binary.substr(binary.find_last_of('/') + 1);
-  if (!copyFile(binary, dir + "/" + program, error))
+  if (!copyFile(binaryFd, dir + "/" + program, error))
     return false;
   const char *certEnv = std::getenv("SSL_CERT_FILE");
   std::string cert =
@@ -741,7 +764,8 @@ namespace {
 /// Builds `args.file` through the cache: a `.iter` source, or a bundle,
 /// whose source is built under its recorded path and whose generated files
 /// must then be those of the build.
-int buildInput(Args &args, std::string &binary, std::string &program) {
+int buildInput(Args &args, std::string &binary, std::string &program,
+               int &binaryFd) {
   std::optional<WorkflowBundle> bundle;
   std::string bundlePath = args.file;
   if (isBundleInput(args.file)) {
@@ -751,7 +775,7 @@ int buildInput(Args &args, std::string &binary, std::string &program) {
     args.file = bundle->sourcePath;
     args.sourceText = bundle->sourceText;
   }
-  if (int rc = buildCached(args, binary, program); rc != ExitOk)
+  if (int rc = buildCached(args, binary, program, binaryFd); rc != ExitOk)
     return rc;
   if (bundle)
     return checkBundleAgainstBuild(bundlePath, *bundle, dirName(binary));
@@ -766,15 +790,19 @@ int iterc::runBuild(int argc, char **argv) {
           parseArgs(argc, argv, "build", buildHelp, false, args))
     return *rc;
   std::string binary, program;
-  if (int rc = buildInput(args, binary, program); rc != ExitOk)
-    return rc;
-  std::string output = args.output.empty() ? "./" + program : args.output;
-  std::string error;
-  if (!copyFile(binary, output, error))
-    return ioError(error);
-  if (!args.context.empty() && !writeContext(args.context, binary, error))
-    return ioError(error);
-  return ExitOk;
+  int binaryFd = -1;
+  int rc = buildInput(args, binary, program, binaryFd);
+  if (rc == ExitOk) {
+    std::string output = args.output.empty() ? "./" + program : args.output;
+    std::string error;
+    if (!copyFile(binaryFd, output, error) ||
+        (!args.context.empty() &&
+         !writeContext(args.context, binary, binaryFd, error)))
+      rc = ioError(error);
+  }
+  if (binaryFd >= 0)
+    ::close(binaryFd);
+  return rc;
 }
 
 int iterc::emitWorkflowFiles(const std::string &path, const std::string &text,
@@ -811,8 +839,12 @@ int iterc::runRun(int argc, char **argv) {
   if (std::optional<int> rc = parseArgs(argc, argv, "run", runHelp, true, args))
     return *rc;
   std::string binary, program;
-  if (int rc = buildInput(args, binary, program); rc != ExitOk)
+  int binaryFd = -1;
+  if (int rc = buildInput(args, binary, program, binaryFd); rc != ExitOk) {
+    if (binaryFd >= 0)
+      ::close(binaryFd);
     return rc;
+  }
   std::vector<std::string> rest = args.rest;
   if (rest.empty())
     rest.push_back("run");
@@ -822,6 +854,7 @@ int iterc::runRun(int argc, char **argv) {
     av.push_back(a.data());
   av.push_back(nullptr);
   std::fflush(stdout);
-  ::execv(binary.c_str(), av.data());
+  // The very file whose checksum was verified, not the path again.
+  ::fexecve(binaryFd, av.data(), environ);
   return ioError("cannot run '" + binary + "': " + std::strerror(errno));
 }
