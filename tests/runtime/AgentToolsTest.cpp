@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "iterc/rt/AgentTools.h"
 
+#include "BuiltinToolsFixture.h"
 #include "RuntimeTestUtil.h"
 
 #include <catch2/catch.hpp>
@@ -50,40 +51,7 @@ void makeLink(const std::string &target, const std::string &link) {
   REQUIRE(::symlink(target.c_str(), link.c_str()) == 0);
 }
 
-/// A workspace, a process runner and the builtin toolbox over them.
-struct Fixture {
-  TempDir ws;
-  TempDir outside;
-  std::unique_ptr<ToolRunner> runner = makeProcessRunner();
-  std::unique_ptr<Toolbox> tools;
-
-  explicit Fixture(int64_t timeoutMs = 20000)
-      : tools(makeBuiltinToolbox(ws.path(), *runner, timeoutMs)) {}
-
-  Json call(const std::string &name, const Json &args) {
-    Expected<Json> r = tools->call(name, args);
-    INFO(name << " " << args.dump());
-    INFO((r ? std::string() : r.error().message));
-    REQUIRE(r.ok());
-    return *r;
-  }
-  /// Calls a tool that must succeed with text.
-  std::string text(const std::string &name, const Json &args) {
-    Json r = call(name, args);
-    INFO(r.dump());
-    REQUIRE(r.is_string());
-    return r.get<std::string>();
-  }
-  /// Calls a tool that must fail with `{"error": ...}`; the message.
-  std::string error(const std::string &name, const Json &args) {
-    Json r = call(name, args);
-    INFO(r.dump());
-    REQUIRE(r.is_object());
-    REQUIRE(r.contains("error"));
-    REQUIRE(r["error"].is_string());
-    return r["error"].get<std::string>();
-  }
-};
+using Fixture = iterc::rt::test::BuiltinToolsFixture;
 
 bool contains(const std::string &text, const std::string &part) {
   return text.find(part) != std::string::npos;

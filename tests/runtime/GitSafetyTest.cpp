@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 #include "iterc/rt/AgentTools.h"
 
+#include "BuiltinToolsFixture.h"
 #include "RuntimeTestUtil.h"
 
 #include <catch2/catch.hpp>
@@ -46,13 +47,7 @@ int sh(const std::string &command) {
 }
 
 /// A committed repository in a workspace, with a trapped configuration.
-struct TrappedRepo {
-  TempDir ws;
-  TempDir outside;
-  std::unique_ptr<ToolRunner> runner = makeProcessRunner();
-  std::unique_ptr<Toolbox> tools =
-      makeBuiltinToolbox(ws.path(), *runner, 20000);
-
+struct TrappedRepo : iterc::rt::test::BuiltinToolsFixture {
   std::string canary(const std::string &name) const {
     return outside / ("canary-" + name);
   }
@@ -120,27 +115,6 @@ struct TrappedRepo {
   }
   void clearCanaries() {
     REQUIRE(sh("rm -f " + shellQuote(outside.path()) + "/canary-*") == 0);
-  }
-
-  Json call(const std::string &name, const Json &args) {
-    Expected<Json> r = tools->call(name, args);
-    INFO(name << " " << args.dump());
-    INFO((r ? std::string() : r.error().message));
-    REQUIRE(r.ok());
-    return *r;
-  }
-  std::string text(const std::string &name, const Json &args) {
-    Json r = call(name, args);
-    INFO(r.dump());
-    REQUIRE(r.is_string());
-    return r.get<std::string>();
-  }
-  std::string error(const std::string &name, const Json &args) {
-    Json r = call(name, args);
-    INFO(r.dump());
-    REQUIRE(r.is_object());
-    REQUIRE(r.contains("error"));
-    return r["error"].get<std::string>();
   }
 };
 
