@@ -29,10 +29,11 @@
 #include <unistd.h>
 
 using namespace iterc::rt;
+using iterc::rt::test::processGone;
+using iterc::rt::test::readFile;
 using iterc::rt::test::TempDir;
 
 namespace {
-
 
 ToolInvocation invocation(const std::string &command,
                           const std::string &workdir) {
@@ -51,31 +52,9 @@ ToolResult runOk(const ToolInvocation &inv) {
   return *result;
 }
 
-std::string readFile(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 bool exists(const std::string &path) {
   struct stat st;
   return ::lstat(path.c_str(), &st) == 0;
-}
-
-/// True once `pid` is gone or a zombie (a container's init may not reap it).
-bool processGone(pid_t pid) {
-  for (int i = 0; i < 200; ++i) {
-    if (::kill(pid, 0) != 0 && errno == ESRCH)
-      return true;
-    std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat");
-    size_t close = stat.rfind(')');
-    if (close != std::string::npos && close + 2 < stat.size() &&
-        stat[close + 2] == 'Z')
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
 }
 
 pid_t readPid(const std::string &path) {
