@@ -93,7 +93,8 @@ std::string exitStatusHelp() {
          "  4  budget exceeded; 'resume' with larger --max-* limits\n"
          "  5  loop exhausted: a loop reached its cap with no other way out\n"
          "  6  no progress: a loop kept producing the same result\n"
-         "  7  cancelled or interrupted\n";
+         "  7  cancelled or interrupted\n"
+         "  8  run in use: another process is running or resuming this run\n";
 }
 
 std::string environmentHelp(const WorkflowDesc &wf) {

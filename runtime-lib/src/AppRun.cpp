@@ -13,6 +13,7 @@
 
 #include "iterc/rt/Engine.h"
 #include "iterc/rt/Mcp.h"
+#include "iterc/rt/RunLock.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -1341,6 +1342,18 @@ std::string fieldList(const WorkflowDesc &wf, const NodeDesc *gate) {
 // run
 //===----------------------------------------------------------------------===//
 
+/// Takes the run's lock for the rest of the process; the exit code when
+/// it cannot be taken (ExitRunInUse when another process holds it).
+static std::optional<int> lockRun(Ctx &ctx, RunLock &lock,
+                                  const std::string &storeDir,
+                                  const std::string &runId) {
+  lock = RunLock::acquire(storeDir, runId);
+  if (lock.held())
+    return std::nullopt;
+  return errorExit(ctx, lock.error()->message,
+                   lock.busy() ? ExitRunInUse : ExitFailed);
+}
+
 int iterc::rt::app::cmdRun(Ctx &ctx, const std::vector<std::string> &args) {
   const WorkflowDesc &wf = ctx.wf;
   std::optional<Options> opts = parseOptions(ctx, "run", args, 1, runSpecs());
@@ -1438,8 +1451,15 @@ int iterc::rt::app::cmdRun(Ctx &ctx, const std::vector<std::string> &args) {
     return ready.error().code == ErrorCode::InvalidInput
                ? usageError(ctx, ready.error().message, "run")
                : errorExit(ctx, ready.error().message, ExitFailed);
+  // The run is this process's from before its state is first read.
+  bool named = !runId.empty();
+  if (!named)
+    runId = newRunId(systemClock());
+  RunLock lock;
+  if (std::optional<int> code = lockRun(ctx, lock, storeDir, runId))
+    return *code;
   std::unique_ptr<RunStore> store = makeFileStore(storeDir);
-  if (!runId.empty() && store->loadRun(runId))
+  if (named && store->loadRun(runId))
     return usageError(ctx,
                       "a run named '" + runId + "' already exists in " +
                           storeDir +
@@ -1523,6 +1543,14 @@ int iterc::rt::app::cmdResume(Ctx &ctx, const std::vector<std::string> &args) {
   std::string storeDir = storeDirFor(*opts);
   std::unique_ptr<RunStore> store = makeFileStore(storeDir);
   Expected<RunRecord> record = store->loadRun(runId);
+  // Locked only once it exists (a mistyped id makes no directory), and
+  // read again under the lock.
+  RunLock lock;
+  if (record) {
+    if (std::optional<int> code = lockRun(ctx, lock, storeDir, runId))
+      return *code;
+    record = store->loadRun(runId);
+  }
   if (!record) {
     std::vector<std::string> ids = store->listRuns();
     std::string hint = closest(runId, ids);

@@ -1,10 +1,14 @@
 //===- Core.cpp - Values, errors and results of the runtime ---------------===//
 //
-// This file implements the error-code names and exception-free JSON
-// parsing.
+// This file implements the error-code names, exception-free JSON parsing
+// and SHA-256 in hex.
 //
 //===----------------------------------------------------------------------===//
 #include "iterc/rt/Core.h"
+
+#include <openssl/evp.h>
+
+#include <stdexcept>
 
 using namespace iterc::rt;
 
@@ -58,4 +62,24 @@ std::optional<Json> iterc::rt::parseJson(std::string_view text) {
   if (j.is_discarded())
     return std::nullopt;
   return j;
+}
+
+std::string iterc::rt::sha256Hex(std::string_view data) {
+  // Fetched once: SHA256() looks the algorithm up in the provider tables
+  // on every call, which costs as much as hashing a request.
+  static EVP_MD *const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (!md ||
+      !EVP_Digest(data.data(), data.size(), digest, &length, md, nullptr))
+    throw std::runtime_error("SHA-256 is not available from OpenSSL");
+  static const char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * length);
+  for (unsigned char c :
+       std::string_view(reinterpret_cast<const char *>(digest), length)) {
+    out.push_back(hex[c >> 4]);
+    out.push_back(hex[c & 15]);
+  }
+  return out;
 }

@@ -20,7 +20,7 @@
 
 #include "iterc/rt/Scope.h"
 
-#include <openssl/evp.h>
+#include "InvalidReply.h"
 
 #include <algorithm>
 #include <atomic>
@@ -39,26 +39,6 @@ namespace {
 //===----------------------------------------------------------------------===//
 // Helpers
 //===----------------------------------------------------------------------===//
-
-std::string sha256Hex(const std::string &data) {
-  // Fetched once: SHA256() looks the algorithm up in the provider tables
-  // on every call, which costs as much as hashing a request.
-  static EVP_MD *const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (!md ||
-      !EVP_Digest(data.data(), data.size(), digest, &length, md, nullptr))
-    throw std::runtime_error("SHA-256 is not available from OpenSSL");
-  static const char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * length);
-  for (unsigned char c :
-       std::string_view(reinterpret_cast<const char *>(digest), length)) {
-    out.push_back(hex[c >> 4]);
-    out.push_back(hex[c & 15]);
-  }
-  return out;
-}
 
 /// Replaces every secret value inside the strings of a JSON value.
 class Redactor {
@@ -102,20 +82,15 @@ private:
   std::vector<std::string> secrets;
 };
 
-std::string newRunId(Clock &clock) {
-  static std::atomic<uint64_t> counter{0};
-  std::random_device rd;
-  uint64_t r = (uint64_t(rd()) << 32) ^ rd() ^ counter++;
-  std::string ts = clock.timestamp();
-  std::string compact;
-  for (char c : ts)
-    if (std::isdigit(static_cast<unsigned char>(c)))
-      compact.push_back(c);
-  static const char hex[] = "0123456789abcdef";
-  std::string suffix;
-  for (int i = 0; i < 6; ++i, r >>= 4)
-    suffix.push_back(hex[r & 15]);
-  return "run_" + compact.substr(0, 14) + "_" + suffix;
+/// Sets `name` in a tool's environment, replacing an earlier value.
+void setToolEnv(std::vector<std::pair<std::string, std::string>> &env,
+                const std::string &name, std::string value) {
+  auto it = std::find_if(env.begin(), env.end(),
+                         [&](const auto &kv) { return kv.first == name; });
+  if (it != env.end())
+    it->second = std::move(value);
+  else
+    env.emplace_back(name, std::move(value));
 }
 
 /// Events about the run as a whole: written by each session, never part of
@@ -388,6 +363,17 @@ private:
   Status restartServices(State &st, const std::string &branch,
                          const NodeDesc &n);
   Stop budgetStop(const Error &error, int node) const;
+  /// What is wrong with a final reply `text` (no tool calls): it is not a
+  /// JSON object when the request asks for one, or `schema` (when given)
+  /// finds problems. Sets `output` to the node's output.
+  static std::vector<std::string> checkReply(const LlmRequest &request,
+                                             const SchemaDesc *schema,
+                                             const std::string &text,
+                                             Json &output);
+  /// The error that stops the run after a failed write to the store, if
+  /// one failed: what the run did since is not recorded, so nothing more
+  /// may happen (a model call would be made again by the resume).
+  std::optional<Error> storeError(State &st);
 
   const WorkflowDesc &wf;
   EngineDeps deps;
@@ -469,6 +455,10 @@ struct Engine::Impl::State {
   Redactor redactor;
   std::map<std::string, std::vector<LlmMessage>> sessions;
   std::atomic<bool> cancelled{false};
+  /// The first write to the store that failed (a full disk...): the run
+  /// stops before its next step and never reports success.
+  std::optional<Error> storeFailure;
+  std::atomic<bool> storeFailed{false};
   RunMutex mutex;
   /// Held by a branch that can change the workspace: such branches run one
   /// at a time, while read-only branches run in parallel.
@@ -601,15 +591,16 @@ void Engine::Impl::emit(State &st, const std::string &branch,
     it->second.clear(); // The walk left the recorded path: go live.
   }
   event.timestamp = deps.clock->timestamp();
-  // A failed append must not lose the step silently: it ends the run at
-  // the next check (the store error is kept on the record).
+  // A failed append must not lose the step silently: it ends the run
+  // before its next step (see storeError) and the run cannot finish.
   // Without an observer the store may take the event rather than copy it.
   Status s = deps.onEvent
                  ? deps.store->appendEvent(st.record.id, event)
                  : deps.store->appendEvent(st.record.id, std::move(event));
-  if (!s.ok() && st.record.error.is_null())
-    st.record.error = {{"code", errorCodeName(s.error().code)},
-                       {"message", s.error().message}};
+  if (!s.ok() && !st.storeFailure) {
+    st.storeFailure = s.error();
+    st.storeFailed = true;
+  }
   if (deps.onEvent)
     deps.onEvent(event);
 }
@@ -880,6 +871,8 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
       return Error(ErrorCode::Cancelled, "cancelled");
     if (deps.interrupt && deps.interrupt->load())
       return Error(ErrorCode::Cancelled, "interrupted");
+    if (std::optional<Error> failed = storeError(st))
+      return *failed;
     // The log keys a call by the request as the workflow made it, before
     // the budget clamps max_tokens (a resume may have a larger budget).
     request.matchKey = request.computeMatchKey();
@@ -897,11 +890,13 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
       return budgetOk.error();
     LlmResponse response;
     bool fromLog = false;
+    std::optional<InvalidReply> invalid; // Recorded as an excerpt.
     {
       std::lock_guard<RunMutex> lock(st.mutex);
       auto it = st.llmCache.find(hash);
       if (it != st.llmCache.end() && !it->second.empty()) {
         const Json &r = it->second.front();
+        invalid = InvalidReply::fromRecord(r);
         response.text = r.value("text", std::string());
         response.toolCalls = r.value("tool_calls", Json::array());
         response.finishReason = r.value("finish_reason", std::string());
@@ -927,15 +922,34 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
     st.budget->recordLlm(tokens, cost);
     totalTokens += tokens;
     totalCost += cost;
+    // Checked before it is recorded: an invalid reply is logged (and sent
+    // back to the model) as a bounded excerpt.
+    Json output;
+    std::vector<std::string> problems;
+    if (invalid) {
+      problems = invalid->problems; // The excerpt replayed: known invalid.
+    } else if (response.toolCalls.empty()) {
+      problems = checkReply(request, extraSchema ? nullptr : schema,
+                            response.text, output);
+      if (!problems.empty()) {
+        InvalidReply cut = InvalidReply::of(response.text, std::move(problems));
+        problems = cut.problems;
+        if (cut.cut) {
+          response.text = cut.text;
+          invalid = std::move(cut);
+        }
+      }
+    }
+    Json recorded =
+        objectOf("text", response.text, "tool_calls", response.toolCalls,
+                 "finish_reason", response.finishReason, "input_tokens",
+                 response.usage.inputTokens, "output_tokens",
+                 response.usage.outputTokens);
+    if (invalid)
+      invalid->addTo(recorded);
     emit(st, branch, "llm_response", n.name,
          objectOf("request_sha256", hash, "model", model, "attempt", attempt,
-                  "response",
-                  objectOf("text", response.text, "tool_calls",
-                           response.toolCalls, "finish_reason",
-                           response.finishReason, "input_tokens",
-                           response.usage.inputTokens, "output_tokens",
-                           response.usage.outputTokens),
-                  "cost_usd", cost));
+                  "response", std::move(recorded), "cost_usd", cost));
 
     if (!response.toolCalls.empty()) {
       // The tool-call loop: run what the model asked for and send back the
@@ -983,21 +997,6 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
       continue;
     }
 
-    Json output;
-    std::vector<std::string> problems;
-    if (!request.hasOutputSchema()) {
-      output = Json::object();
-      output["text"] = response.text;
-    } else {
-      std::optional<Json> parsed = parseJson(response.text);
-      if (!parsed || !parsed->is_object()) {
-        problems.push_back("the reply is not a JSON object");
-      } else {
-        output = *parsed;
-        if (schema && !extraSchema)
-          problems = schema->validate(output);
-      }
-    }
     if (problems.empty()) {
       std::string sid;
       {
@@ -1032,15 +1031,33 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
                        std::to_string(attempt + 1) + " attempts: " + all);
     }
     // Informed re-ask: tell the model exactly what was wrong.
-    std::string feedback =
-        "Your reply does not match the required JSON schema:\n";
-    for (const std::string &p : problems)
-      feedback += "- " + p + "\n";
-    feedback += "Reply again with only the corrected JSON object.";
+    std::string feedback = invalid ? invalid->feedback()
+                                   : InvalidReply::of("", problems).feedback();
     request.messages.push_back({"assistant", response.text, Json(), ""});
     request.messages.push_back({"user", feedback, Json(), ""});
     request.maxTokens = requestedMax;
   }
+}
+
+std::vector<std::string> Engine::Impl::checkReply(const LlmRequest &request,
+                                                  const SchemaDesc *schema,
+                                                  const std::string &text,
+                                                  Json &output) {
+  std::vector<std::string> problems;
+  if (!request.hasOutputSchema()) {
+    output = Json::object();
+    output["text"] = text;
+    return problems;
+  }
+  std::optional<Json> parsed = parseJson(text);
+  if (!parsed || !parsed->is_object()) {
+    problems.push_back("the reply is not a JSON object");
+    return problems;
+  }
+  output = std::move(*parsed);
+  if (schema)
+    problems = schema->validate(output);
+  return problems;
 }
 
 Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
@@ -1071,15 +1088,21 @@ Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
     inherit(name);
   for (const std::string &name : n.inheritEnv)
     inherit(name);
-  for (const auto &[name, value] : n.env) {
-    std::string rendered = expandEnv(renderText(value, scope));
-    auto it = std::find_if(inv.env.begin(), inv.env.end(),
-                           [&](const auto &kv) { return kv.first == name; });
-    if (it != inv.env.end())
-      it->second = rendered;
-    else
-      inv.env.emplace_back(name, rendered);
+  for (const auto &[name, value] : n.env)
+    setToolEnv(inv.env, name, expandEnv(renderText(value, scope)));
+  // At least once: a step interrupted before its result was recorded runs
+  // again on resume. Its key is the same each time (run, node, branch, the
+  // node's execution count), so the tool can tell a repeat from a new step.
+  int64_t iteration;
+  {
+    std::lock_guard<RunMutex> lock(st.mutex);
+    iteration = st.artifactVersion[size_t(node)];
   }
+  setToolEnv(inv.env, "ITERC_RUN_ID", st.record.id);
+  setToolEnv(inv.env, "ITERC_STEP_KEY",
+             st.record.id + "/" + n.name + "/" +
+                 (branch.empty() ? std::string("main") : branch) + "/" +
+                 std::to_string(iteration));
   // Approval: granted up front by the approver (e.g. `--approve`), or asked
   // of a person: the run pauses like a human gate and `resume --answer
   // approved=true` runs the command.
@@ -1113,6 +1136,8 @@ Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
   } closeWorkdir{*workdirFd};
   inv.workdirFd = *workdirFd;
   emit(st, branch, "tool_started", n.name, objectOf("command", inv.command));
+  if (std::optional<Error> failed = storeError(st))
+    return *failed;
   Expected<ToolResult> result = deps.tools->run(inv);
   if (!result)
     return result.error();
@@ -1759,6 +1784,16 @@ Engine::Impl::Stop Engine::Impl::budgetStop(const Error &error,
   return stop;
 }
 
+std::optional<Error> Engine::Impl::storeError(State &st) {
+  if (!st.storeFailed.load())
+    return std::nullopt;
+  std::lock_guard<RunMutex> lock(st.mutex);
+  const Error &e = *st.storeFailure;
+  return Error(e.code, "the run store failed, the run stops (resume it once "
+                       "the cause is fixed): " +
+                           e.message);
+}
+
 Engine::Impl::Stop Engine::Impl::walk(State &st, const std::string &branch,
                                       int node, Json input, int stopAt,
                                       int *lastNode) {
@@ -1775,6 +1810,13 @@ Engine::Impl::Stop Engine::Impl::walk(State &st, const std::string &branch,
       Stop stop;
       stop.status = RunStatus::Cancelled;
       stop.error = Error(ErrorCode::Cancelled, "cancelled: a sibling failed");
+      stop.node = n.name;
+      return stop;
+    }
+    if (std::optional<Error> failed = storeError(st)) {
+      Stop stop;
+      stop.status = RunStatus::FailedResumable;
+      stop.error = std::move(failed);
       stop.node = n.name;
       return stop;
     }
@@ -1958,7 +2000,20 @@ Engine::Impl::Stop Engine::Impl::walk(State &st, const std::string &branch,
 // Runs
 //===----------------------------------------------------------------------===//
 
-void Engine::Impl::finishRun(State &st, const Stop &stop, RunResult &result) {
+void Engine::Impl::finishRun(State &st, const Stop &given, RunResult &result) {
+  // A run whose log misses a step cannot have finished (nor failed for
+  // good): it stops resumable with the store's error.
+  Stop stop = given;
+  auto stopForStore = [&] {
+    std::optional<Error> failed = storeError(st);
+    if (!failed || (stop.status == RunStatus::FailedResumable && stop.error &&
+                    stop.error->code == ErrorCode::Store))
+      return false;
+    stop.status = RunStatus::FailedResumable;
+    stop.error = std::move(failed);
+    return true;
+  };
+  stopForStore();
   result.status = stop.status;
   result.runId = st.record.id;
   result.error = stop.error;
@@ -1986,7 +2041,16 @@ void Engine::Impl::finishRun(State &st, const Stop &stop, RunResult &result) {
     st.record.error = nullptr;
     emit(st, "", "run_finished", "",
          objectOf("status", runStatusName(stop.status)));
-  } else if (stop.status != RunStatus::PausedWaitingHuman) {
+  }
+  // The last event may be the one that did not fit.
+  if (stopForStore()) {
+    result.status = stop.status;
+    result.error = stop.error;
+    st.record.status = stop.status;
+    st.record.finishedAt.clear();
+  }
+  if (stop.status != RunStatus::Finished &&
+      stop.status != RunStatus::PausedWaitingHuman) {
     Json error;
     error["code"] = stop.error ? errorCodeName(stop.error->code)
                                : errorCodeName(ErrorCode::Internal);
@@ -2003,7 +2067,16 @@ void Engine::Impl::finishRun(State &st, const Stop &stop, RunResult &result) {
   st.record.extra["usage"] = {{"tokens", usage.tokens},
                               {"cost_usd", usage.costUsd},
                               {"iterations", usage.iterations}};
-  (void)deps.store->updateRun(st.record);
+  Status saved = deps.store->updateRun(st.record);
+  if (!saved.ok() && stop.status != RunStatus::FailedResumable) {
+    // run.json still says what it said before (e.g. running): a resume
+    // continues from the log, and this run reports no success.
+    result.status = RunStatus::FailedResumable;
+    result.error = Error(saved.error().code,
+                         "the run store failed, the run stops (resume it once "
+                         "the cause is fixed): " +
+                             saved.error().message);
+  }
 }
 
 RunResult Engine::Impl::start(State &st, bool resuming) {
@@ -2203,11 +2276,29 @@ RunResult Engine::Impl::resume(const std::string &runId, const Json &answers,
                       "run '" + runId +
                           "' was started by a different version of this "
                           "workflow; it cannot be resumed by this one"));
+  Expected<std::vector<Event>> events = deps.store->loadEvents(runId);
+  if (!events)
+    return fail(events.error());
+  // A run_finished last in the log with run.json not saying so: the store
+  // failed after the run's last event. The run is done; run.json catches up.
+  bool finishedInLog =
+      !events->empty() && events->back().type == "run_finished";
+  if (finishedInLog && record->status != RunStatus::Finished) {
+    RunRecord done = *record;
+    done.status = RunStatus::Finished;
+    done.error = nullptr;
+    done.updatedAt = deps.clock->timestamp();
+    done.finishedAt = events->back().timestamp;
+    if (Status saved = deps.store->updateRun(done); !saved.ok()) {
+      result.status = RunStatus::FailedResumable;
+      result.error = saved.error();
+      return result;
+    }
+    record->status = RunStatus::Finished;
+  }
   if (record->status == RunStatus::Finished) {
     // Nothing left to do: report the run as it ended.
-    Expected<std::vector<Event>> done = deps.store->loadEvents(runId);
-    if (!done)
-      return fail(done.error());
+    const std::vector<Event> *done = &*events;
     // The latest output of every node, in name order as a finished run
     // reports them.
     std::map<std::string, const Json *> latest;
@@ -2228,9 +2319,6 @@ RunResult Engine::Impl::resume(const std::string &runId, const Json &answers,
                       "run '" + runId + "' failed for good (" +
                           record->error.value("message", std::string()) +
                           "); start a new run"));
-  Expected<std::vector<Event>> events = deps.store->loadEvents(runId);
-  if (!events)
-    return fail(events.error());
 
   State st;
   st.record = *record;
@@ -2283,8 +2371,29 @@ RunResult Engine::Impl::resume(const std::string &runId, const Json &answers,
   }
   st.record.status = RunStatus::Running;
   st.record.error = nullptr;
-  (void)deps.store->updateRun(st.record);
+  if (Status saved = deps.store->updateRun(st.record); !saved.ok()) {
+    // Nothing ran: the run stays as it was, to be resumed again.
+    result.status = RunStatus::FailedResumable;
+    result.error = saved.error();
+    return result;
+  }
   return start(st, true);
+}
+
+std::string iterc::rt::newRunId(Clock &clock) {
+  static std::atomic<uint64_t> counter{0};
+  std::random_device rd;
+  uint64_t r = (uint64_t(rd()) << 32) ^ rd() ^ counter++;
+  std::string ts = clock.timestamp();
+  std::string compact;
+  for (char c : ts)
+    if (std::isdigit(static_cast<unsigned char>(c)))
+      compact.push_back(c);
+  static const char hex[] = "0123456789abcdef";
+  std::string suffix;
+  for (int i = 0; i < 6; ++i, r >>= 4)
+    suffix.push_back(hex[r & 15]);
+  return "run_" + compact.substr(0, 14) + "_" + suffix;
 }
 
 Engine::Engine(const WorkflowDesc &workflow, EngineDeps deps)

@@ -629,8 +629,8 @@ Expected<std::vector<Event>> parseEventLog(const std::string &text,
 
 class FileStore : public RunStore {
 public:
-  FileStore(std::string root, bool durable)
-      : root(std::move(root)), durable(durable) {
+  FileStore(std::string root, bool durable, StoreFaultHook faults)
+      : root(std::move(root)), durable(durable), faults(std::move(faults)) {
     while (this->root.size() > 1 && this->root.back() == '/')
       this->root.pop_back();
     if (this->root.empty())
@@ -711,8 +711,8 @@ public:
       line += '\n';
       // One write(2) for the whole line; writeAll only loops on the rare
       // short write. On failure the partial line is cut away again.
-      Status written = writeAll(log->fd, line.data(), line.size(), path);
-      if (written && durable && ::fdatasync(log->fd) != 0)
+      Status written = write(log->fd, line, path);
+      if (written && durable && sync(log->fd, path) != 0)
         written = fileError("cannot fsync", path, errno);
       if (!written) {
         event.seq = previousSeq;
@@ -944,12 +944,12 @@ private:
         tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC, 0644));
     if (fd.get() < 0)
       return fileError("cannot create", tmp, errno);
-    Status s = writeAll(fd.get(), content.data(), content.size(), tmp);
-    if (s && durable && ::fsync(fd.get()) != 0)
+    Status s = write(fd.get(), content, tmp);
+    if (s && durable && sync(fd.get(), tmp) != 0)
       s = fileError("cannot fsync", tmp, errno);
-    if (s && ::close(fd.release()) != 0)
+    if (s && closeFile(fd.release(), tmp) != 0)
       s = fileError("cannot close", tmp, errno);
-    if (s && ::rename(tmp.c_str(), path.c_str()) != 0)
+    if (s && renameFile(tmp, path) != 0)
       s = fileError("cannot rename " + tmp + " to", path, errno);
     if (!s) {
       ::unlink(tmp.c_str());
@@ -958,6 +958,47 @@ private:
     if (durable)
       return syncDir(dir);
     return Status::success();
+  }
+
+  /// The errno the test's fault hook injects into `op` on `path`, or 0.
+  int fault(std::string_view op, const std::string &path) const {
+    return faults ? faults(op, path) : 0;
+  }
+
+  /// writeAll, or half of it and the injected error.
+  Status write(int fd, const std::string &data, const std::string &path) {
+    if (int err = fault("write", path)) {
+      (void)writeAll(fd, data.data(), data.size() / 2, path);
+      return fileError("cannot write", path, err);
+    }
+    return writeAll(fd, data.data(), data.size(), path);
+  }
+
+  /// fdatasync(2), or -1 with the injected errno.
+  int sync(int fd, const std::string &path) {
+    if (int err = fault("fsync", path)) {
+      errno = err;
+      return -1;
+    }
+    return ::fdatasync(fd);
+  }
+
+  /// close(2) (always closes), or -1 with the injected errno.
+  int closeFile(int fd, const std::string &path) {
+    int result = ::close(fd);
+    if (int err = fault("close", path)) {
+      errno = err;
+      return -1;
+    }
+    return result;
+  }
+
+  int renameFile(const std::string &from, const std::string &to) {
+    if (int err = fault("rename", to)) {
+      errno = err;
+      return -1;
+    }
+    return ::rename(from.c_str(), to.c_str());
   }
 
   Expected<Json> loadJsonFile(const std::string &path,
@@ -977,6 +1018,7 @@ private:
 
   std::string root;
   bool durable;
+  StoreFaultHook faults;
   std::mutex recordMu; ///< Serializes run.json creation and updates.
   std::mutex logsMu;   ///< Guards `logs` (not the logs themselves).
   std::map<std::string, std::shared_ptr<EventLog>> logs;
@@ -987,7 +1029,12 @@ private:
 
 std::unique_ptr<RunStore> iterc::rt::makeFileStore(std::string root,
                                                    bool fsync) {
-  return std::make_unique<FileStore>(std::move(root), fsync);
+  return std::make_unique<FileStore>(std::move(root), fsync, nullptr);
+}
+
+std::unique_ptr<RunStore> iterc::rt::makeFileStore(std::string root, bool fsync,
+                                                   StoreFaultHook faults) {
+  return std::make_unique<FileStore>(std::move(root), fsync, std::move(faults));
 }
 
 Status iterc::rt::makeDirectories(const std::string &dir) {

@@ -2,14 +2,16 @@
 //
 // This file implements the process runner behind tool nodes and the confined
 // workspace writer. A tool runs as `/bin/sh -c <command>` (or as an
-// interpreter on a temporary script file) through posix_spawn, in a new
-// session and therefore a new process group, with stdin from /dev/null, its
-// working directory set, and exactly the environment it was given. Both
-// output streams are drained concurrently with poll() and kept up to a cap.
-// On timeout the whole group gets SIGTERM, then SIGKILL after a short grace.
-// When the command itself has exited, whatever it left behind in its group
-// is killed too, and pipes still held open by an escaped descendant are
-// abandoned after a short delay, so a run never hangs on a stray process.
+// interpreter on a temporary script file) under a guard process bound to the
+// runner (ToolSpawn.h: the tool dies with the runner, even a SIGKILLed one),
+// in a new session and therefore a new process group, with stdin from
+// /dev/null, its working directory set, and exactly the environment it was
+// given. Both output streams are drained concurrently with poll() and kept
+// up to a cap. On timeout the whole group gets SIGTERM, then SIGKILL after a
+// short grace. When the command itself has exited, whatever it left behind
+// in its group is killed too, and pipes still held open by an escaped
+// descendant are abandoned after a short delay, so a run never hangs on a
+// stray process.
 //
 // The workspace writer walks the relative path one component at a time with
 // openat(O_NOFOLLOW), so no symlink, absolute path or `..` can lead a
@@ -17,6 +19,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "iterc/rt/Tool.h"
+
+#include "ToolSpawn.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -31,7 +35,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -282,38 +285,19 @@ Expected<ToolResult> ProcessRunner::run(const ToolInvocation &invocation) {
     return Error(ErrorCode::Tool, "cannot create a pipe: " + errnoText(errno));
   FdGuard errRead(errPipe[0]), errWrite(errPipe[1]);
 
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawnattr_init(&attr);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, outWrite.get(), 1);
-  posix_spawn_file_actions_adddup2(&actions, errWrite.get(), 2);
-  if (invocation.workdirFd >= 0)
-    posix_spawn_file_actions_addfchdir_np(&actions, invocation.workdirFd);
-  else
-    posix_spawn_file_actions_addchdir_np(&actions, invocation.workdir.c_str());
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
-  // Descriptors some library opened without O_CLOEXEC stay out of the tool.
-  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-#endif
-  // New session (and group), default signal handling, nothing blocked.
-  sigset_t defaults, mask;
-  sigfillset(&defaults);
-  sigemptyset(&mask);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setsigmask(&attr, &mask);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF |
-                                      POSIX_SPAWN_SETSIGMASK);
-
-  pid_t pid = -1;
-  int spawnErr = ::posix_spawn(&pid, program.c_str(), &actions, &attr,
-                               argvPtrs.data(), envPtrs.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (spawnErr != 0)
-    return Error(ErrorCode::Tool,
-                 "cannot start " + program + ": " + errnoText(spawnErr));
+  GuardedSpawn spawn;
+  spawn.program = program.c_str();
+  spawn.argv = argvPtrs.data();
+  spawn.envp = envPtrs.data();
+  spawn.workdir = invocation.workdir.c_str();
+  spawn.workdirFd = invocation.workdirFd;
+  spawn.stdoutFd = outWrite.get();
+  spawn.stderrFd = errWrite.get();
+  Expected<pid_t> spawned = spawnGuarded(spawn);
+  if (!spawned)
+    return spawned.error();
+  // The guard: the runner waits for it and signals the tool through it.
+  const pid_t pid = *spawned;
   outWrite.reset();
   errWrite.reset();
 
@@ -346,8 +330,7 @@ Expected<ToolResult> ProcessRunner::run(const ToolInvocation &invocation) {
               0 &&
           info.si_pid == pid) {
         exitedAt = now;
-        // Whatever it left running in its group goes with it.
-        ::kill(-pid, SIGKILL);
+        // The guard killed what the tool left running in its group.
         killSent = true;
       }
     }
@@ -360,10 +343,10 @@ Expected<ToolResult> ProcessRunner::run(const ToolInvocation &invocation) {
     if (hasDeadline && now >= deadline && termSentAt < 0) {
       result.timedOut = true;
       termSentAt = now;
-      ::kill(-pid, SIGTERM);
+      relayTerminate(pid);
     }
     if (termSentAt >= 0 && !killSent && now - termSentAt >= killGraceMs) {
-      ::kill(-pid, SIGKILL);
+      relayKill(pid);
       killSent = true;
     }
 

@@ -6,13 +6,18 @@
 
 #include <catch2/catch.hpp>
 
+#include <cerrno>
+#include <chrono>
 #include <climits>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <sstream>
 #include <stdlib.h>
 #include <string>
+#include <sys/types.h>
+#include <thread>
 
 namespace iterc::rt::test {
 
@@ -78,6 +83,22 @@ inline std::string readText(const std::string &path) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+/// True once `pid` is gone or a zombie (a container's init may not reap
+/// it), within two seconds.
+inline bool processGone(pid_t pid) {
+  for (int i = 0; i < 200; ++i) {
+    if (::kill(pid, 0) != 0 && errno == ESRCH)
+      return true;
+    std::string stat = readText("/proc/" + std::to_string(pid) + "/stat");
+    size_t close = stat.rfind(')');
+    if (close != std::string::npos && close + 2 < stat.size() &&
+        stat[close + 2] == 'Z')
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
 }
 
 } // namespace iterc::rt::test

@@ -29,10 +29,11 @@
 #include <unistd.h>
 
 using namespace iterc::rt;
+using iterc::rt::test::processGone;
+using iterc::rt::test::readText;
 using iterc::rt::test::TempDir;
 
 namespace {
-
 
 ToolInvocation invocation(const std::string &command,
                           const std::string &workdir) {
@@ -51,36 +52,14 @@ ToolResult runOk(const ToolInvocation &inv) {
   return *result;
 }
 
-std::string readFile(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 bool exists(const std::string &path) {
   struct stat st;
   return ::lstat(path.c_str(), &st) == 0;
 }
 
-/// True once `pid` is gone or a zombie (a container's init may not reap it).
-bool processGone(pid_t pid) {
-  for (int i = 0; i < 200; ++i) {
-    if (::kill(pid, 0) != 0 && errno == ESRCH)
-      return true;
-    std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat");
-    size_t close = stat.rfind(')');
-    if (close != std::string::npos && close + 2 < stat.size() &&
-        stat[close + 2] == 'Z')
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
-}
-
 pid_t readPid(const std::string &path) {
   for (int i = 0; i < 200; ++i) {
-    std::string text = readFile(path);
+    std::string text = readText(path);
     if (!text.empty() && text.back() == '\n')
       return pid_t(std::atol(text.c_str()));
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -264,7 +243,7 @@ TEST_CASE("tool: commands run in the working directory", "[tool]") {
   ToolResult result =
       runOk(invocation("pwd -P; echo hi > made.txt", dir.path()));
   CHECK(result.stdoutText == dir.path() + "\n");
-  CHECK(readFile(dir / "made.txt") == "hi\n");
+  CHECK(readText(dir / "made.txt") == "hi\n");
 }
 
 TEST_CASE("tool: a missing working directory is an error", "[tool]") {
@@ -291,7 +270,7 @@ TEST_CASE("tool: interpreters run the command as a script", "[tool]") {
     inv.interpreter = "sh";
     ToolResult result = runOk(inv);
     CHECK(result.stdoutText == "one\n");
-    std::string script = readFile(dir / "script.path");
+    std::string script = readText(dir / "script.path");
     REQUIRE(!script.empty());
     script.pop_back();
     CHECK_FALSE(exists(script)); // The temporary script is removed.
@@ -414,23 +393,23 @@ TEST_CASE("tool: shellQuote survives /bin/sh", "[tool]") {
 TEST_CASE("workspace: files are written with their directories", "[tool]") {
   TempDir dir;
   REQUIRE(writeWorkspaceFile(dir.path(), "a.txt", "one").ok());
-  CHECK(readFile(dir / "a.txt") == "one");
+  CHECK(readText(dir / "a.txt") == "one");
   REQUIRE(writeWorkspaceFile(dir.path(), "src/deep/er/b.cpp", "int x;\n").ok());
-  CHECK(readFile(dir / "src/deep/er/b.cpp") == "int x;\n");
+  CHECK(readText(dir / "src/deep/er/b.cpp") == "int x;\n");
   // Overwrite truncates.
   REQUIRE(writeWorkspaceFile(dir.path(), "src/deep/er/b.cpp", "y").ok());
-  CHECK(readFile(dir / "src/deep/er/b.cpp") == "y");
+  CHECK(readText(dir / "src/deep/er/b.cpp") == "y");
   // "." and empty components are harmless; backslashes are literal.
   REQUIRE(writeWorkspaceFile(dir.path(), "./c//d.txt", "d").ok());
-  CHECK(readFile(dir / "c/d.txt") == "d");
+  CHECK(readText(dir / "c/d.txt") == "d");
   REQUIRE(writeWorkspaceFile(dir.path(), "back\\slash", "b").ok());
-  CHECK(readFile(dir / "back\\slash") == "b");
+  CHECK(readText(dir / "back\\slash") == "b");
   // Empty content and binary content.
   REQUIRE(writeWorkspaceFile(dir.path(), "empty", "").ok());
   CHECK(exists(dir / "empty"));
   std::string binary("a\0b\xff", 4);
   REQUIRE(writeWorkspaceFile(dir.path(), "bin", binary).ok());
-  CHECK(readFile(dir / "bin") == binary);
+  CHECK(readText(dir / "bin") == binary);
   struct stat st;
   REQUIRE(::stat((dir / "src/deep").c_str(), &st) == 0);
   CHECK(S_ISDIR(st.st_mode));
@@ -489,7 +468,7 @@ TEST_CASE("workspace: escapes are refused", "[tool]") {
   refused("hard.txt");
 
   // Nothing was written outside.
-  CHECK(readFile(target) == "original");
+  CHECK(readText(target) == "original");
   CHECK_FALSE(exists(outside + "/new.txt"));
   CHECK_FALSE(exists(outside + "/x.txt"));
   CHECK_FALSE(exists(outside + "/deeper"));

@@ -40,6 +40,7 @@ enum AppExitCode : int {
   ExitLoopExhausted = 5, ///< A loop reached its cap with no way out.
   ExitNoProgress = 6,    ///< A loop stopped making progress.
   ExitCancelled = 7,     ///< Cancelled or interrupted.
+  ExitRunInUse = 8,      ///< Another process is running or resuming the run.
 };
 
 /// Where a command writes, and how progress is shown.

@@ -13,6 +13,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -24,27 +25,30 @@ using Json = nlohmann::ordered_json;
 
 enum class ErrorCode {
   Internal,
-  InvalidInput,      ///< Bad --var, bad answers, bad cassette...
-  Http,              ///< Transport failure after retries.
-  HttpStatus,        ///< A non-retryable HTTP status (400, 401, 403...).
+  InvalidInput, ///< Bad --var, bad answers, bad cassette...
+  Http,         ///< Transport failure after retries.
+  HttpStatus,   ///< A non-retryable HTTP status (400, 401, 403...).
   Timeout,
-  Provider,          ///< A provider replied with something unusable.
-  SchemaInvalid,     ///< Structured output still invalid after re-asks.
-  ReplayMiss,        ///< No cassette entry for a request.
-  Tool,              ///< A tool could not run or failed.
+  Provider,      ///< A provider replied with something unusable.
+  SchemaInvalid, ///< Structured output still invalid after re-asks.
+  ReplayMiss,    ///< No cassette entry for a request.
+  Tool,          ///< A tool could not run or failed.
   ToolTimeout,
-  NotApproved,       ///< A tool needing approval was refused.
-  Budget,            ///< A budget limit was reached.
-  LoopExhausted,     ///< A loop's cap was reached with no other way out.
-  NoProgress,        ///< A loop stopped changing its result.
+  NotApproved,   ///< A tool needing approval was refused.
+  Budget,        ///< A budget limit was reached.
+  LoopExhausted, ///< A loop's cap was reached with no other way out.
+  NoProgress,    ///< A loop stopped changing its result.
   NoOutgoingEdge,
-  WorkspaceEscape,   ///< A generated file tried to leave the workspace.
-  Store,             ///< The run store could not be read or written.
+  WorkspaceEscape, ///< A generated file tried to leave the workspace.
+  Store,           ///< The run store could not be read or written.
   Cancelled,
-  FailNode,          ///< The workflow reached `fail`.
+  FailNode, ///< The workflow reached `fail`.
 };
 
 const char *errorCodeName(ErrorCode code);
+
+/// The SHA-256 of `data`, in lowercase hex.
+std::string sha256Hex(std::string_view data);
 
 struct Error {
   ErrorCode code = ErrorCode::Internal;

@@ -91,6 +91,10 @@ private:
   std::unique_ptr<Impl> impl;
 };
 
+/// A fresh run id, `run_<UTC date and time>_<6 random hex digits>` (what
+/// run() uses when RunOptions::runId is empty).
+std::string newRunId(Clock &clock);
+
 } // namespace iterc::rt
 
 #endif // ITERC_RT_ENGINE_H

@@ -15,6 +15,7 @@
 
 #include "iterc/rt/Core.h"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -114,6 +115,15 @@ std::unique_ptr<RunStore> makeMemoryStore();
 /// `fsync`: flush every event to the disk before returning (slower, survives
 /// power loss; without it an event survives a killed process).
 std::unique_ptr<RunStore> makeFileStore(std::string root, bool fsync = false);
+
+/// For tests of a failing disk: asked before each write, fsync, rename and
+/// close the file store makes to `path` (`op` is one of those words);
+/// returning an errno value (e.g. ENOSPC) makes that call fail with it (a
+/// write then writes half its bytes first, as a disk that fills up does).
+using StoreFaultHook =
+    std::function<int(std::string_view op, const std::string &path)>;
+std::unique_ptr<RunStore> makeFileStore(std::string root, bool fsync,
+                                        StoreFaultHook faults);
 
 /// Creates `dir` and its missing parents (mode 0755), as the file store
 /// does for its own directories.

@@ -1,0 +1,48 @@
+//===- ToolSpawn.h - Tool processes bound to the runner ---------*- C++ -*-===//
+//
+// This file declares how the process runner starts a tool so that it cannot
+// outlive the runner. Between the runner and the tool sits a small guard
+// process. The tool runs in its own session (and so its own process group);
+// the guard waits for it, relays the runner's timeout signals to its whole
+// group, and exits with the tool's status. When the runner dies (even by
+// SIGKILL), the guard is told by the kernel (PR_SET_PDEATHSIG) and kills the
+// tool's group and every descendant that was reparented to it (it is a child
+// subreaper), so that no step of a killed run goes on to finish on its own.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ITERC_RT_SRC_TOOLSPAWN_H
+#define ITERC_RT_SRC_TOOLSPAWN_H
+
+#include "iterc/rt/Core.h"
+
+#include <sys/types.h>
+
+namespace iterc::rt {
+
+struct GuardedSpawn {
+  const char *program = nullptr; ///< Absolute path, for execve.
+  char *const *argv = nullptr;   ///< Null-terminated.
+  char *const *envp = nullptr;   ///< Null-terminated, the whole environment.
+  const char *workdir = nullptr;
+  /// When >= 0, the tool starts in this opened directory (fchdir) and
+  /// `workdir` is not looked up again.
+  int workdirFd = -1;
+  int stdoutFd = -1; ///< Becomes the tool's stdout.
+  int stderrFd = -1; ///< Becomes the tool's stderr.
+};
+
+/// Starts the guard and the tool under it. Returns the guard's pid, the
+/// runner's only child: wait for it (its exit status is the tool's), and
+/// signal it with relayTerminate/relayKill, never the tool directly. An
+/// error when the guard cannot be started or the program cannot be
+/// executed (the guard is then already reaped).
+Expected<pid_t> spawnGuarded(const GuardedSpawn &spawn);
+
+/// Asks the guard `guard` to send SIGTERM to the tool's whole group.
+void relayTerminate(pid_t guard);
+/// Asks the guard `guard` to send SIGKILL to the tool's whole group.
+void relayKill(pid_t guard);
+
+} // namespace iterc::rt
+
+#endif // ITERC_RT_SRC_TOOLSPAWN_H
