@@ -69,6 +69,7 @@ private:
                       bool allowFiles);
   // Pass 2.
   void lowerNode(const ast::NodeDecl &decl, ir::Node &node);
+  void lowerRequestTimeout(const Property &p, ir::Node &node);
   void lowerAgentLike(const ast::NodeDecl &decl, ir::Node &node,
                       const Property &p);
   void lowerService(const ast::NodeDecl &decl);
@@ -939,13 +940,25 @@ bool Sema::handleUnsupported(const Property &p, const std::string &owner) {
 }
 
 static const std::vector<std::string_view> &agentKeys() {
-  static const std::vector<std::string_view> keys = {
-      "model",        "input",           "output",
-      "publish",      "system",          "user",
-      "session",      "tools",           "tool_max_steps",
-      "reasoning_effort", "readonly",    "max_tokens",
-      "await",        "interaction",     "interaction_prompt",
-      "interaction_model", "mcp",        "write_files"};
+  static const std::vector<std::string_view> keys = {"model",
+                                                     "input",
+                                                     "output",
+                                                     "publish",
+                                                     "system",
+                                                     "user",
+                                                     "session",
+                                                     "tools",
+                                                     "tool_max_steps",
+                                                     "reasoning_effort",
+                                                     "readonly",
+                                                     "max_tokens",
+                                                     "await",
+                                                     "interaction",
+                                                     "interaction_prompt",
+                                                     "interaction_model",
+                                                     "mcp",
+                                                     "write_files",
+                                                     "request_timeout"};
   return keys;
 }
 
@@ -1074,9 +1087,52 @@ void Sema::lowerAgentLike(const ast::NodeDecl &decl, ir::Node &node,
     }
   } else if (key == "write_files") {
     wantWord(p, node.writeFiles);
+  } else if (key == "request_timeout") {
+    lowerRequestTimeout(p, node);
   } else {
     (void)decl;
   }
+}
+
+/// `request_timeout: "5m"` (the total of each attempt) or a block of
+/// `connect`, `first_byte` and `total`.
+void Sema::lowerRequestTimeout(const Property &p, ir::Node &node) {
+  auto positive = [&](const Property &q, const char *what, int64_t &out) {
+    int64_t ms = 0;
+    if (!parseDuration(q, ms))
+      return;
+    if (ms <= 0)
+      report(q.value.range, diag::err_request_timeout) << node.name << what;
+    else
+      out = ms;
+  };
+  if (!p.isBlock) {
+    positive(p, "total", node.requestTotalMs);
+    return;
+  }
+  for (const Property &c : p.children) {
+    if (c.key.text == "connect")
+      positive(c, "connect", node.requestConnectMs);
+    else if (c.key.text == "first_byte")
+      positive(c, "first_byte", node.requestFirstByteMs);
+    else if (c.key.text == "total")
+      positive(c, "total", node.requestTotalMs);
+    else
+      unknownProperty(c, "a request_timeout block",
+                      {"connect", "first_byte", "total"});
+  }
+  if (!node.requestTotalMs)
+    return;
+  auto seconds = [](int64_t ms) {
+    return ms % 1000 ? std::to_string(ms) + "ms"
+                     : std::to_string(ms / 1000) + "s";
+  };
+  for (auto [what, ms] :
+       {std::pair<const char *, int64_t>{"connect", node.requestConnectMs},
+        {"first_byte", node.requestFirstByteMs}})
+    if (ms >= node.requestTotalMs)
+      report(p.key.range, diag::warn_request_timeout_order)
+          << node.name << what << seconds(ms) << seconds(node.requestTotalMs);
 }
 
 void Sema::lowerNode(const ast::NodeDecl &decl, ir::Node &node) {
