@@ -68,6 +68,33 @@ TEST_CASE("request_timeout: one duration is the total, a block sets each "
   CHECK(cpp.source.find(".requestFirstByteMs") == std::string::npos);
 }
 
+TEST_CASE("request_timeout: a model-answered human gate and an llm router "
+          "take it too; another router mode does not",
+          "[sema][request_timeout]") {
+  test::CheckResult human = checkSource(withWorkflow(
+      "human h:\n  interaction: llm\n  model: \"openai/gpt-4o-mini\"\n"
+      "  output: out\n  request_timeout: \"2m\"\n",
+      "  h -> done\n", "h"));
+  INFO(human.render());
+  CHECK(human.allCodes().empty());
+  CHECK(human.module->workflow.nodes[0].requestTotalMs == 120000);
+
+  std::string routers = "agent a:\n  model: \"openai/gpt-4o-mini\"\n"
+                        "  output: out\n\nrouter r:\n  mode: MODE\n"
+                        "  model: \"openai/gpt-4o-mini\"\n"
+                        "  request_timeout: \"1m\"\n";
+  auto withMode = [&](const std::string &mode) {
+    std::string decls = routers;
+    decls.replace(decls.find("MODE"), 4, mode);
+    return withWorkflow(decls, "  r -> a\n  r -> done\n  a -> done\n", "r");
+  };
+  test::CheckResult llm = checkSource(withMode("llm"));
+  INFO(llm.render());
+  CHECK(llm.codes().empty());
+  test::CheckResult fanOut = checkSource(withMode("fan_out_all"));
+  CHECK(fanOut.hasCode("C023"));
+}
+
 TEST_CASE("request_timeout: not positive is C142, an unknown key E012, a "
           "deadline past the total C143",
           "[sema][request_timeout]") {

@@ -1163,8 +1163,9 @@ void Sema::lowerNode(const ast::NodeDecl &decl, ir::Node &node) {
   if (kw == "router") {
     node.kind = ir::NodeKind::Router;
     static const std::vector<std::string_view> keys = {
-        "mode", "model", "system", "user", "multi", "reasoning_effort",
-        "input", "output"};
+        "mode",  "model",  "system",
+        "user",  "multi",  "reasoning_effort",
+        "input", "output", "request_timeout"};
     std::vector<const Property *> llmOnly;
     for (const Property &p : decl.properties) {
       const std::string &key = p.key.text;
@@ -1190,7 +1191,7 @@ void Sema::lowerNode(const ast::NodeDecl &decl, ir::Node &node) {
         llmOnly.push_back(&p);
       } else if (key == "model" || key == "system" || key == "user" ||
                  key == "reasoning_effort" || key == "input" ||
-                 key == "output") {
+                 key == "output" || key == "request_timeout") {
         lowerAgentLike(decl, node, p);
         if (key != "input" && key != "output")
           llmOnly.push_back(&p);
@@ -1212,10 +1213,19 @@ void Sema::lowerNode(const ast::NodeDecl &decl, ir::Node &node) {
 
   if (kw == "human") {
     node.kind = ir::NodeKind::Human;
-    static const std::vector<std::string_view> keys = {
-        "input", "output", "publish", "instructions", "interaction",
-        "interaction_prompt", "interaction_model", "model", "system",
-        "min_answers", "await", "mode"};
+    static const std::vector<std::string_view> keys = {"input",
+                                                       "output",
+                                                       "publish",
+                                                       "instructions",
+                                                       "interaction",
+                                                       "interaction_prompt",
+                                                       "interaction_model",
+                                                       "model",
+                                                       "system",
+                                                       "min_answers",
+                                                       "await",
+                                                       "mode",
+                                                       "request_timeout"};
     const Property *mode = nullptr, *interaction = nullptr;
     for (const Property &p : decl.properties) {
       const std::string &key = p.key.text;
@@ -1241,7 +1251,8 @@ void Sema::lowerNode(const ast::NodeDecl &decl, ir::Node &node) {
         lowerAgentLike(decl, node, p);
       } else if (key == "input" || key == "output" || key == "publish" ||
                  key == "interaction_prompt" || key == "interaction_model" ||
-                 key == "model" || key == "system" || key == "await") {
+                 key == "model" || key == "system" || key == "await" ||
+                 key == "request_timeout") {
         lowerAgentLike(decl, node, p);
       } else {
         unknown(p, keys);
