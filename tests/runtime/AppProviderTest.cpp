@@ -21,6 +21,7 @@
 #include <chrono>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 using namespace iterc::rt;
 using iterc::rt::test::edge;
@@ -153,6 +154,37 @@ TEST_CASE("app: --max-duration stops a model call in flight: budget "
   CHECK(has(r.out, "budget_exceeded: run slow stopped at 'writer'"));
   CHECK(has(r.err, "duration"));
   CHECK(server.requestCount() == 1); // no retry after the budget ran out
+}
+
+TEST_CASE("app: an interrupt abandons a model call in flight: cancelled, "
+          "exit 7",
+          "[app][provider]") {
+  FakeHttpServer server(hang);
+  std::string base = server.baseUrl();
+  ScopedEnv key("OPENAI_API_KEY", "sk-test-key-deadline-4"),
+      url("OPENAI_BASE_URL", base.c_str()), cassette("ITERC_CASSETTE", nullptr);
+  TempDir tmp;
+  std::atomic<bool> interrupt{false};
+  std::thread signal([&interrupt, &server] {
+    // Once the call is in flight.
+    for (int i = 0; i < 200 && server.requestCount() == 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    interrupt = true;
+  });
+  static const AppInfo info{"providers", "providers.iter", "", ""};
+  std::ostringstream out, err;
+  auto start = std::chrono::steady_clock::now();
+  int code = appMain(writerWf(), info, {"run", "--store-dir", tmp / "store"},
+                     AppIo{out, err, false, "./providers", &interrupt});
+  double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  signal.join();
+  INFO(out.str() << err.str());
+  CHECK(code == 7);
+  CHECK(took < 5);
+  CHECK(server.requestCount() == 1);
 }
 
 TEST_CASE("app: ITERC_FIRST_BYTE_TIMEOUT gives up on a server that never "
