@@ -870,7 +870,9 @@ TEST_CASE("e2e: service_stack is planned by --dry-run (services are not "
                                    tmp / "store"};
   for (const std::string &a : valueArgs(spec["vars"], "--var"))
     argv.push_back(a);
-  Step step = parseStep(runProcess(argv, baseEnv(), tmp.path(), 60));
+  // The plan is refused (exit 2) when a model's provider has no key.
+  EnvChanges withKey = merged(baseEnv(), {{"OPENAI_API_KEY", "sk-plan-only"}});
+  Step step = parseStep(runProcess(argv, withKey, tmp.path(), 60));
   INFO(step.describe());
   CHECK(step.proc.exitCode == 0);
   REQUIRE(step.result.is_object());
@@ -896,8 +898,9 @@ TEST_CASE("e2e: the dry-run plan lists the services in start order, and "
           "[e2e]") {
   TempDir tmp("service_stack_plan");
   std::string wf = buildExample("service_stack", tmp);
-  Step step = parseStep(runProcess({wf, "run", "--dry-run", "--json"},
-                                   baseEnv(), tmp.path(), 60));
+  EnvChanges withKey = merged(baseEnv(), {{"OPENAI_API_KEY", "sk-plan-only"}});
+  Step step = parseStep(
+      runProcess({wf, "run", "--dry-run", "--json"}, withKey, tmp.path(), 60));
   INFO(step.describe());
   REQUIRE(step.result.is_object());
   const Json &services = step.result["services"];
@@ -912,7 +915,7 @@ TEST_CASE("e2e: the dry-run plan lists the services in start order, and "
 
   Step container = parseStep(
       runProcess({wf, "run", "--dry-run", "--json", "--stack", "container"},
-                 baseEnv(), tmp.path(), 60));
+                 withKey, tmp.path(), 60));
   INFO(container.describe());
   CHECK(container.result["stack"] == "container");
   CHECK(container.result["services"][0]["problem"].is_null());

@@ -789,6 +789,12 @@ private:
       f.emplace_back("readonly", "true");
     if (n.maxTokens)
       f.emplace_back("maxTokens", num(*n.maxTokens));
+    if (n.requestConnectMs)
+      f.emplace_back("requestConnectMs", num(n.requestConnectMs));
+    if (n.requestFirstByteMs)
+      f.emplace_back("requestFirstByteMs", num(n.requestFirstByteMs));
+    if (n.requestTotalMs)
+      f.emplace_back("requestTotalMs", num(n.requestTotalMs));
     if (n.await != ir::AwaitMode::None)
       f.emplace_back("await", awaitMode(n.await));
     if (!n.mcpServers.empty())

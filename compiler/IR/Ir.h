@@ -127,6 +127,11 @@ struct Node {
   std::string reasoningEffort;
   bool readonly = false;
   std::optional<int64_t> maxTokens;
+  /// `request_timeout`: per-attempt deadlines of the node's model calls in
+  /// ms; 0: unset (the run's default).
+  int64_t requestConnectMs = 0;
+  int64_t requestFirstByteMs = 0;
+  int64_t requestTotalMs = 0;
   AwaitMode await = AwaitMode::None;
   std::vector<std::string> mcpServers;
   std::string writeFiles;      ///< Output field of type files to write out.

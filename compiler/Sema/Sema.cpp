@@ -70,6 +70,7 @@ private:
                       bool allowFiles);
   // Pass 2.
   void lowerNode(const ast::NodeDecl &decl, ir::Node &node);
+  void lowerRequestTimeout(const Property &p, ir::Node &node);
   void lowerAgentLike(const ast::NodeDecl &decl, ir::Node &node,
                       const Property &p);
   void lowerService(const ast::NodeDecl &decl);
@@ -940,13 +941,25 @@ bool Sema::handleUnsupported(const Property &p, const std::string &owner) {
 }
 
 static const std::vector<std::string_view> &agentKeys() {
-  static const std::vector<std::string_view> keys = {
-      "model",        "input",           "output",
-      "publish",      "system",          "user",
-      "session",      "tools",           "tool_max_steps",
-      "reasoning_effort", "readonly",    "max_tokens",
-      "await",        "interaction",     "interaction_prompt",
-      "interaction_model", "mcp",        "write_files"};
+  static const std::vector<std::string_view> keys = {"model",
+                                                     "input",
+                                                     "output",
+                                                     "publish",
+                                                     "system",
+                                                     "user",
+                                                     "session",
+                                                     "tools",
+                                                     "tool_max_steps",
+                                                     "reasoning_effort",
+                                                     "readonly",
+                                                     "max_tokens",
+                                                     "await",
+                                                     "interaction",
+                                                     "interaction_prompt",
+                                                     "interaction_model",
+                                                     "mcp",
+                                                     "write_files",
+                                                     "request_timeout"};
   return keys;
 }
 
@@ -1075,9 +1088,52 @@ void Sema::lowerAgentLike(const ast::NodeDecl &decl, ir::Node &node,
     }
   } else if (key == "write_files") {
     wantWord(p, node.writeFiles);
+  } else if (key == "request_timeout") {
+    lowerRequestTimeout(p, node);
   } else {
     (void)decl;
   }
+}
+
+/// `request_timeout: "5m"` (the total of each attempt) or a block of
+/// `connect`, `first_byte` and `total`.
+void Sema::lowerRequestTimeout(const Property &p, ir::Node &node) {
+  auto positive = [&](const Property &q, const char *what, int64_t &out) {
+    int64_t ms = 0;
+    if (!parseDuration(q, ms))
+      return;
+    if (ms <= 0)
+      report(q.value.range, diag::err_request_timeout) << node.name << what;
+    else
+      out = ms;
+  };
+  if (!p.isBlock) {
+    positive(p, "total", node.requestTotalMs);
+    return;
+  }
+  for (const Property &c : p.children) {
+    if (c.key.text == "connect")
+      positive(c, "connect", node.requestConnectMs);
+    else if (c.key.text == "first_byte")
+      positive(c, "first_byte", node.requestFirstByteMs);
+    else if (c.key.text == "total")
+      positive(c, "total", node.requestTotalMs);
+    else
+      unknownProperty(c, "a request_timeout block",
+                      {"connect", "first_byte", "total"});
+  }
+  if (!node.requestTotalMs)
+    return;
+  auto seconds = [](int64_t ms) {
+    return ms % 1000 ? std::to_string(ms) + "ms"
+                     : std::to_string(ms / 1000) + "s";
+  };
+  for (auto [what, ms] :
+       {std::pair<const char *, int64_t>{"connect", node.requestConnectMs},
+        {"first_byte", node.requestFirstByteMs}})
+    if (ms >= node.requestTotalMs)
+      report(p.key.range, diag::warn_request_timeout_order)
+          << node.name << what << seconds(ms) << seconds(node.requestTotalMs);
 }
 
 void Sema::lowerNode(const ast::NodeDecl &decl, ir::Node &node) {
@@ -1108,8 +1164,9 @@ void Sema::lowerNode(const ast::NodeDecl &decl, ir::Node &node) {
   if (kw == "router") {
     node.kind = ir::NodeKind::Router;
     static const std::vector<std::string_view> keys = {
-        "mode", "model", "system", "user", "multi", "reasoning_effort",
-        "input", "output"};
+        "mode",  "model",  "system",
+        "user",  "multi",  "reasoning_effort",
+        "input", "output", "request_timeout"};
     std::vector<const Property *> llmOnly;
     for (const Property &p : decl.properties) {
       const std::string &key = p.key.text;
@@ -1135,7 +1192,7 @@ void Sema::lowerNode(const ast::NodeDecl &decl, ir::Node &node) {
         llmOnly.push_back(&p);
       } else if (key == "model" || key == "system" || key == "user" ||
                  key == "reasoning_effort" || key == "input" ||
-                 key == "output") {
+                 key == "output" || key == "request_timeout") {
         lowerAgentLike(decl, node, p);
         if (key != "input" && key != "output")
           llmOnly.push_back(&p);
@@ -1157,10 +1214,19 @@ void Sema::lowerNode(const ast::NodeDecl &decl, ir::Node &node) {
 
   if (kw == "human") {
     node.kind = ir::NodeKind::Human;
-    static const std::vector<std::string_view> keys = {
-        "input", "output", "publish", "instructions", "interaction",
-        "interaction_prompt", "interaction_model", "model", "system",
-        "min_answers", "await", "mode"};
+    static const std::vector<std::string_view> keys = {"input",
+                                                       "output",
+                                                       "publish",
+                                                       "instructions",
+                                                       "interaction",
+                                                       "interaction_prompt",
+                                                       "interaction_model",
+                                                       "model",
+                                                       "system",
+                                                       "min_answers",
+                                                       "await",
+                                                       "mode",
+                                                       "request_timeout"};
     const Property *mode = nullptr, *interaction = nullptr;
     for (const Property &p : decl.properties) {
       const std::string &key = p.key.text;
@@ -1186,7 +1252,8 @@ void Sema::lowerNode(const ast::NodeDecl &decl, ir::Node &node) {
         lowerAgentLike(decl, node, p);
       } else if (key == "input" || key == "output" || key == "publish" ||
                  key == "interaction_prompt" || key == "interaction_model" ||
-                 key == "model" || key == "system" || key == "await") {
+                 key == "model" || key == "system" || key == "await" ||
+                 key == "request_timeout") {
         lowerAgentLike(decl, node, p);
       } else {
         unknown(p, keys);

@@ -109,7 +109,12 @@ std::string environmentHelp(const WorkflowDesc &wf) {
       "  OPENROUTER_API_KEY  key for openrouter/ models (OPENROUTER_BASE_URL)\n"
       "  OLLAMA_BASE_URL     server for ollama/ models (default\n"
       "                      http://localhost:11434)\n"
-      "  SSL_CERT_FILE       CA bundle for HTTPS\n";
+      "  SSL_CERT_FILE       CA bundle for HTTPS\n"
+      "  ITERC_CONNECT_TIMEOUT, ITERC_FIRST_BYTE_TIMEOUT, "
+      "ITERC_REQUEST_TIMEOUT\n"
+      "                      deadlines of each model request attempt\n"
+      "                      (default 10s, 5m, 10m; a node's request_timeout\n"
+      "                      wins)\n";
   if (!wf.stack.empty())
     text += "  ITERC_STACK         default for --stack\n"
             "  ITERC_CONTAINER_ENGINE  default for --container-engine\n"
@@ -473,7 +478,8 @@ std::string iterc::rt::app::commandHelp(Ctx &ctx, const std::string &command) {
            exitStatusHelp() + "\n" + environmentHelp(ctx.wf);
   if (command == "inspect")
     return "usage: " + p +
-           " inspect [--run-id ID] [--events] [--json] [--store-dir DIR]\n"
+           " inspect [--run-id ID] [--events] [--prompts] [--json]\n"
+           "          [--store-dir DIR]\n"
            "\n"
            "Without --run-id, lists the runs of this workflow, newest first\n"
            "(id, status, start time, last node). With --run-id, shows the "
@@ -483,7 +489,10 @@ std::string iterc::rt::app::commandHelp(Ctx &ctx, const std::string &command) {
            "\n"
            "options:\n"
            "  --run-id ID       the run to show\n"
-           "  --events          print the run's event log\n"
+           "  --events          print the run's event log (each model call\n"
+           "                    with one line per message it sent)\n"
+           "  --prompts         print the whole text each model call sent\n"
+           "                    (secrets redacted)\n"
            "  --json            JSON instead of text (with --events: one "
            "event\n"
            "                    per line)\n"

@@ -238,6 +238,15 @@ int cmdReport(Ctx &ctx, const std::vector<std::string> &args);
 std::string renderReport(const WorkflowDesc &wf, const RunRecord &record,
                          const std::vector<Event> &events);
 
+/// What an llm_response event's call sent, one line per message cut to
+/// `width` characters ("sent user: ..."), for `inspect --events`.
+std::string sentSummary(const Event &e, size_t width);
+/// Every model call of a log with the whole text it sent, for `inspect
+/// --prompts`.
+std::string sentInFull(const std::vector<Event> &events);
+/// The report's "Model inputs": per call, each message it sent.
+std::string modelInputsMarkdown(const std::vector<Event> &events);
+
 } // namespace iterc::rt::app
 
 #endif // ITERC_RT_SRC_APPINTERNAL_H

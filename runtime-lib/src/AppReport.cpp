@@ -350,6 +350,12 @@ std::string iterc::rt::app::renderReport(const WorkflowDesc &wf,
       md += "- " + i + "\n";
   }
 
+  if (std::string inputs = modelInputsMarkdown(events); !inputs.empty()) {
+    md += "\n## Model inputs\n\n" + inputs;
+    while (md.size() >= 2 && md.back() == '\n' && md[md.size() - 2] == '\n')
+      md.pop_back();
+  }
+
   md += "\n## Final outputs\n\n";
   std::vector<std::string> shown;
   if (record.status == RunStatus::Finished && !finalNode.empty() &&
@@ -391,6 +397,7 @@ int iterc::rt::app::cmdInspect(Ctx &ctx, const std::vector<std::string> &args) {
   std::optional<Options> opts = parseOptions(ctx, "inspect", args, 1,
                                              {{"--run-id", true, ""},
                                               {"--events", false, ""},
+                                              {"--prompts", false, ""},
                                               {"--json", false, ""},
                                               {"--store-dir", true, ""}});
   if (!opts)
@@ -404,8 +411,12 @@ int iterc::rt::app::cmdInspect(Ctx &ctx, const std::vector<std::string> &args) {
   Out &out = ctx.io.out;
 
   if (!opts->has("--run-id")) {
-    if (opts->has("--events"))
-      return usageError(ctx, "--events needs --run-id ID", "inspect");
+    if (opts->has("--events") || opts->has("--prompts"))
+      return usageError(
+          ctx,
+          std::string(opts->has("--events") ? "--events" : "--prompts") +
+              " needs --run-id ID",
+          "inspect");
     struct Listed {
       RunRecord record;
       std::string lastNode;
@@ -481,9 +492,10 @@ int iterc::rt::app::cmdInspect(Ctx &ctx, const std::vector<std::string> &args) {
   if (!events)
     return errorExit(ctx, events.error().message, ExitFailed);
 
-  if (json && opts->has("--events")) {
+  if (json && (opts->has("--events") || opts->has("--prompts"))) {
     for (const Event &e : *events)
-      out << dumpJson(e.toJson()) << "\n";
+      if (opts->has("--events") || e.type == "llm_response")
+        out << dumpJson(e.toJson()) << "\n";
     return ExitFinished;
   }
 
@@ -576,9 +588,19 @@ int iterc::rt::app::cmdInspect(Ctx &ctx, const std::vector<std::string> &args) {
   }
   if (opts->has("--events")) {
     out << "events:\n";
-    for (const Event &e : *events)
+    for (const Event &e : *events) {
       out << "  " << eventLine(e) << "\n";
+      if (e.type == "llm_response") {
+        std::string sent = sentSummary(e, 100);
+        for (size_t at = 0, end; at < sent.size(); at = end + 1) {
+          end = sent.find('\n', at);
+          out << "      " << sent.substr(at, end - at) << "\n";
+        }
+      }
+    }
   }
+  if (opts->has("--prompts"))
+    out << "model calls (what each sent):\n" << sentInFull(*events);
   return ExitFinished;
 }
 

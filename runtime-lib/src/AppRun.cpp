@@ -221,6 +221,28 @@ std::vector<ProviderInfo> providerInfos(const std::vector<ModelUse> &uses) {
   return infos;
 }
 
+/// Why a model of the workflow has no provider (a key or base URL not set,
+/// a replay/ model without a cassette), or empty when every one has one.
+/// run, its dry run and resume refuse the same way (exit 2).
+std::string missingProvider(const std::vector<ModelUse> &uses,
+                            const std::string &cassette) {
+  if (!cassette.empty())
+    return "";
+  std::vector<ProviderInfo> infos = providerInfos(uses);
+  for (const ModelUse &use : uses) {
+    if (use.prefix == "replay")
+      return "node '" + use.node + "' uses model '" + use.model +
+             "', which answers only from a cassette: give --cassette FILE";
+    for (const ProviderInfo &info : infos)
+      if (info.prefix == use.prefix && !info.configured())
+        return "node '" + use.node + "' uses model '" + use.model + "': set " +
+               info.keyVar + " (or " + info.baseVar +
+               " for a server that needs no key), or replay a cassette with "
+               "--cassette FILE";
+  }
+  return "";
+}
+
 /// The MCP servers some node uses (by `mcp_servers` or an `mcp.<server>.`
 /// tool), in declaration order.
 std::vector<McpServerConfig> mcpConfigs(const WorkflowDesc &wf) {
@@ -376,6 +398,31 @@ struct Backend {
   }
 };
 
+/// The run's default request deadlines: `defaults`, with ITERC_CONNECT_
+/// TIMEOUT, ITERC_FIRST_BYTE_TIMEOUT and ITERC_REQUEST_TIMEOUT over them.
+Expected<RequestTimeouts> timeoutsFromEnv(RequestTimeouts defaults) {
+  struct Var {
+    const char *name;
+    int64_t *ms;
+  } vars[] = {{"ITERC_CONNECT_TIMEOUT", &defaults.connectMs},
+              {"ITERC_FIRST_BYTE_TIMEOUT", &defaults.firstByteMs},
+              {"ITERC_REQUEST_TIMEOUT", &defaults.totalMs}};
+  for (const Var &v : vars) {
+    const char *text = std::getenv(v.name);
+    if (!text || !*text)
+      continue;
+    std::optional<int64_t> ms = parseDurationMs(text);
+    if (!ms || *ms <= 0)
+      return Error(ErrorCode::InvalidInput,
+                   std::string(v.name) +
+                       " expects a positive duration such "
+                       "as 30s or 10m, not '" +
+                       text + "'");
+    *v.ms = *ms;
+  }
+  return defaults;
+}
+
 /// Builds the backend. InvalidInput errors are the user's to fix (a bad
 /// cassette, price table or record file): the caller exits with 2.
 Status setUpBackend(Backend &b, const WorkflowDesc &wf,
@@ -397,9 +444,13 @@ Status setUpBackend(Backend &b, const WorkflowDesc &wf,
     for (const ProviderInfo &info : providerInfos(uses)) {
       if (!info.configured())
         continue;
-      Expected<std::unique_ptr<LlmProvider>> provider =
-          makeProvider(info.prefix, providerConfigFromEnv(info.prefix),
-                       b.transport(), systemClock());
+      ProviderConfig config = providerConfigFromEnv(info.prefix);
+      Expected<RequestTimeouts> timeouts = timeoutsFromEnv(config.timeouts);
+      if (!timeouts)
+        return timeouts.error();
+      config.timeouts = *timeouts;
+      Expected<std::unique_ptr<LlmProvider>> provider = makeProvider(
+          info.prefix, std::move(config), b.transport(), systemClock());
       if (!provider)
         return provider.error();
       b.real.add(info.prefix, std::move(*provider));
@@ -969,6 +1020,32 @@ std::string cannotRun(const ServiceDesc &s, const std::string &mode) {
   return "";
 }
 
+/// Why the `mode` runtime cannot start again each `restart:` service of
+/// tool `n` ("service: reason"), in the node's order; empty when it can.
+std::vector<std::string> restartProblems(const WorkflowDesc &wf,
+                                         const NodeDesc &n,
+                                         const std::string &mode) {
+  std::vector<std::string> problems;
+  for (const std::string &name : n.restart) {
+    auto it =
+        std::find_if(wf.services.begin(), wf.services.end(),
+                     [&](const ServiceDesc &s) { return s.name == name; });
+    std::string problem;
+    if (it == wf.services.end())
+      problem = "no service has this name";
+    else if (mode == "off")
+      problem = "no stack runtime runs services (--stack off)";
+    else if (mode == "external")
+      problem = "it runs outside this runner (--stack external) and cannot "
+                "be restarted from here";
+    else
+      problem = cannotRun(*it, mode);
+    if (!problem.empty())
+      problems.push_back(name + ": " + problem);
+  }
+  return problems;
+}
+
 Json serviceJson(const ServiceDesc &s, const std::string &mode) {
   Json j = {{"name", s.name}};
   if (!s.image.empty())
@@ -1040,6 +1117,10 @@ int printPlan(Ctx &ctx, const DryRun &d, bool json) {
         node["input"] = schemaName(wf, n.input);
       if (n.output >= 0)
         node["output"] = schemaName(wf, n.output);
+      if (!n.restart.empty()) {
+        node["restart"] = n.restart;
+        node["restart_problems"] = restartProblems(wf, n, d.stack);
+      }
       nodes.push_back(node);
     }
     plan["entry"] = wf.nodes.empty() ? "" : wf.nodes[size_t(wf.entry)].name;
@@ -1141,6 +1222,8 @@ int printPlan(Ctx &ctx, const DryRun &d, bool json) {
       details.push_back("out " + schemaName(wf, n.output));
     if (n.kind == NodeKind::Tool)
       details.push_back("command `" + templateText(n.command) + "`");
+    if (!n.restart.empty())
+      details.push_back("restarts " + joinList(n.restart));
     if (!n.tools.empty())
       details.push_back("tools " + joinList(n.tools));
     if (n.await != AwaitMode::None)
@@ -1152,6 +1235,8 @@ int printPlan(Ctx &ctx, const DryRun &d, bool json) {
     while (!line.empty() && line.back() == ' ')
       line.pop_back();
     out << line << "\n";
+    for (const std::string &problem : restartProblems(wf, n, d.stack))
+      out << "    cannot restart " << problem << "\n";
   }
 
   out << "\nedges (tried in this order):\n";
@@ -1420,30 +1505,20 @@ int iterc::rt::app::cmdRun(Ctx &ctx, const std::vector<std::string> &args) {
     plan.runId = runId;
     plan.preset = opts->last("--preset");
     plan.stack = stack->mode;
-    return printPlan(ctx, plan, json);
+    // A run `run` would refuse is refused alike (exit 2), after the text
+    // plan (which says which key is not set); a usage error writes no JSON.
+    std::string missing = missingProvider(*uses, cassette);
+    if (!missing.empty() && json)
+      return usageError(ctx, missing, "run");
+    int planned = printPlan(ctx, plan, json);
+    if (!missing.empty() && planned == ExitFinished)
+      return usageError(ctx, missing, "run");
+    return planned;
   }
 
   // Every model must have a provider before anything runs.
-  if (cassette.empty()) {
-    std::vector<ProviderInfo> infos = providerInfos(*uses);
-    for (const ModelUse &use : *uses) {
-      if (use.prefix == "replay")
-        return usageError(ctx,
-                          "node '" + use.node + "' uses model '" + use.model +
-                              "', which answers only from a cassette: give "
-                              "--cassette FILE",
-                          "run");
-      for (const ProviderInfo &info : infos)
-        if (info.prefix == use.prefix && !info.configured())
-          return usageError(
-              ctx,
-              "node '" + use.node + "' uses model '" + use.model + "': set " +
-                  info.keyVar + " (or " + info.baseVar +
-                  " for a server that needs no key), or replay a cassette "
-                  "with --cassette FILE",
-              "run");
-    }
-  }
+  if (std::string missing = missingProvider(*uses, cassette); !missing.empty())
+    return usageError(ctx, missing, "run");
 
   Backend backend;
   Status ready = setUpBackend(backend, wf, *uses, cassette, record, false);
@@ -1649,6 +1724,8 @@ int iterc::rt::app::cmdResume(Ctx &ctx, const std::vector<std::string> &args) {
   if (cassette.empty() && record_.empty())
     if (const char *env = std::getenv("ITERC_CASSETTE"))
       cassette = env;
+  if (std::string missing = missingProvider(*uses, cassette); !missing.empty())
+    return usageError(ctx, missing, "resume");
   Backend backend;
   Status ready = setUpBackend(backend, wf, *uses, cassette, record_, true);
   if (!ready)

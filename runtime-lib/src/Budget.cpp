@@ -228,6 +228,21 @@ Status Budget::beforeAction() {
   return check();
 }
 
+Status Budget::checkDuration() {
+  std::lock_guard<std::mutex> lock(mutex);
+  if (!limitsDesc.maxDurationMs)
+    return Status::success();
+  used.elapsedMs = clock.monotonicMs() - startMs + carriedMs;
+  double limit = double(*limitsDesc.maxDurationMs);
+  notice(dimDuration, double(used.elapsedMs), limit);
+  if (double(used.elapsedMs) < limit)
+    return Status::success();
+  return Error(ErrorCode::Budget,
+               "budget exceeded: " +
+                   describe(dimDuration, double(used.elapsedMs), limit) +
+                   " (a model call in flight was abandoned)");
+}
+
 void Budget::recordLlm(int64_t tokens, double costUsd) {
   std::lock_guard<std::mutex> lock(mutex);
   if (tokens > 0)

@@ -322,6 +322,10 @@ private:
   int convergenceOf(int from) const;
   bool branchMutates(State &st, int start, int join);
 
+  /// Logs the budget's warnings and exhaustions not yet logged.
+  void emitBudgetNotices(State &st, const std::string &branch,
+                         const std::string &node);
+
   // Node kinds.
   Expected<Json> runLlm(State &st, const std::string &branch, int node,
                         const Json &input, const Json *extraSchema,
@@ -783,6 +787,15 @@ Status Engine::Impl::checkPrices() {
 // Node execution
 //===----------------------------------------------------------------------===//
 
+void Engine::Impl::emitBudgetNotices(State &st, const std::string &branch,
+                                     const std::string &node) {
+  for (const BudgetNotice &notice : st.budget->takeNotices())
+    emit(st, branch, notice.exceeded ? "budget_exceeded" : "budget_warning",
+         node,
+         objectOf("dimension", notice.dimension, "used", notice.used, "limit",
+                  notice.limit));
+}
+
 Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
                                     int node, const Json &input,
                                     const Json *extraSchema,
@@ -833,6 +846,19 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
     request.schemaName = schema->name;
   }
   request.maxTokens = n.maxTokens;
+  request.timeouts = {n.requestConnectMs, n.requestFirstByteMs,
+                      n.requestTotalMs};
+  // A call in flight is abandoned when the run is interrupted or cancelled
+  // or its duration budget runs out; no retry starts after that.
+  request.abandon = [this, &st]() -> std::optional<Error> {
+    if (deps.interrupt && deps.interrupt->load())
+      return Error(ErrorCode::Cancelled, "interrupted");
+    if (st.cancelled)
+      return Error(ErrorCode::Cancelled, "cancelled");
+    if (Status ok = st.budget->checkDuration(); !ok)
+      return ok.error();
+    return std::nullopt;
+  };
   for (const std::string &name : n.tools) {
     if (name.find('*') != std::string::npos) {
       std::vector<ToolSpec> found = st.tools.expand(name);
@@ -866,6 +892,7 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
 
   int64_t totalTokens = 0;
   double totalCost = 0;
+  size_t loggedMessages = 0;
   for (int attempt = 0;; ++attempt) {
     if (st.cancelled)
       return Error(ErrorCode::Cancelled, "cancelled");
@@ -881,11 +908,7 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
     Status budgetOk = st.budget->beforeLlmCall(request.maxTokens);
     if (request.maxTokens != requestedMax)
       request.matchKey = request.computeMatchKey();
-    for (const BudgetNotice &notice : st.budget->takeNotices())
-      emit(st, branch, notice.exceeded ? "budget_exceeded" : "budget_warning",
-           n.name,
-           objectOf("dimension", notice.dimension, "used", notice.used, "limit",
-                    notice.limit));
+    emitBudgetNotices(st, branch, n.name);
     if (!budgetOk.ok())
       return budgetOk.error();
     LlmResponse response;
@@ -908,8 +931,10 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
     }
     if (!fromLog) {
       Expected<LlmResponse> live = (*provider)->complete(request);
-      if (!live)
+      if (!live) {
+        emitBudgetNotices(st, branch, n.name);
         return live.error();
+      }
       response = *live;
     }
     int64_t tokens = response.usage.inputTokens + response.usage.outputTokens;
@@ -947,9 +972,16 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
                  response.usage.outputTokens);
     if (invalid)
       invalid->addTo(recorded);
+    // What this call sent that the log does not hold yet: every message of
+    // the first call, then the tool results (and the turn they answer).
+    Json sent = messagesForLog(
+        request.messages, loggedMessages,
+        [&st](const std::string &text) { return st.redactor.apply(text); });
+    loggedMessages = request.messages.size();
     emit(st, branch, "llm_response", n.name,
          objectOf("request_sha256", hash, "model", model, "attempt", attempt,
-                  "response", std::move(recorded), "cost_usd", cost));
+                  "sent", std::move(sent), "response", std::move(recorded),
+                  "cost_usd", cost));
 
     if (!response.toolCalls.empty()) {
       // The tool-call loop: run what the model asked for and send back the
@@ -1862,11 +1894,7 @@ Engine::Impl::Stop Engine::Impl::walk(State &st, const std::string &branch,
                        n.routerMode == RouterMode::Llm));
       if (counted) {
         Status ok = st.budget->beforeAction();
-        for (const BudgetNotice &notice : st.budget->takeNotices())
-          emit(st, branch,
-               notice.exceeded ? "budget_exceeded" : "budget_warning", n.name,
-               objectOf("dimension", notice.dimension, "used", notice.used,
-                        "limit", notice.limit));
+        emitBudgetNotices(st, branch, n.name);
         if (!ok.ok())
           return budgetStop(ok.error(), node);
       }

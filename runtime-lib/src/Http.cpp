@@ -2,13 +2,15 @@
 //
 // This file implements the runtime's HTTP transport and its retry policy.
 // Each request opens one connection (plain TCP or TLS with peer and host
-// name verification), writes the request and reads the reply under a single
+// name verification), writes the request and reads the reply under a
 // deadline that covers connect, handshake, write and read. Beast and Asio
 // report failures through error codes here; anything that still throws is
 // caught at the boundary and turned into an Error, so no exception leaves
 // this file. sendWithRetry retries 429, 5xx and transport failures with
 // exponential backoff and jitter, honouring Retry-After, and sleeps through
-// the Clock so tests with a FakeClock never wait.
+// the Clock so tests with a FakeClock never wait. A request may have a
+// connect and a first-byte deadline besides its total one, and may be
+// abandoned while in flight (the run's duration budget ran out).
 //
 //===----------------------------------------------------------------------===//
 #include "iterc/rt/Http.h"
@@ -207,21 +209,81 @@ struct OpDone {
   }
 };
 
-/// Runs the io_context until the operation started by `start` completes and
-/// returns its error code. Every operation is bounded by the stream's
-/// deadline, so this never blocks forever.
-template <typename Start>
-beast::error_code runOp(net::io_context &ioc, Start &&start) {
-  bool done = false;
-  beast::error_code result;
-  start(OpDone{&done, &result});
-  ioc.restart();
-  while (!done && ioc.run_one() > 0) {
+/// The deadlines of one attempt, as points in time: the whole attempt,
+/// connecting (TCP and TLS), and the first byte of the reply.
+struct Deadlines {
+  using Time = std::chrono::steady_clock::time_point;
+  static constexpr Time never = Time::max();
+  Time total = never;
+  Time connect = never;
+  int64_t firstByteMs = 0;
+
+  explicit Deadlines(const HttpRequest &request) {
+    Time start = std::chrono::steady_clock::now();
+    if (request.timeoutMs > 0)
+      total = start + std::chrono::milliseconds(request.timeoutMs);
+    connect = total;
+    if (request.connectTimeoutMs > 0)
+      connect = std::min(
+          total, start + std::chrono::milliseconds(request.connectTimeoutMs));
   }
-  if (!done)
-    return net::error::operation_aborted;
-  return result;
-}
+  /// When the first byte must have arrived, counted from now.
+  Time firstByte() const {
+    if (firstByteMs <= 0)
+      return total;
+    return std::min(total, std::chrono::steady_clock::now() +
+                               std::chrono::milliseconds(firstByteMs));
+  }
+  static void arm(beast::tcp_stream &tcp, Time when) {
+    if (when == never)
+      tcp.expires_never();
+    else
+      tcp.expires_at(when);
+  }
+};
+
+/// Runs one attempt's operations, each until it completes. Every operation
+/// is bounded by the stream's deadline, so this never blocks forever. When
+/// the request can be abandoned, it is asked every 50 ms; an abandoned
+/// attempt cancels what the socket is doing and keeps the reason.
+class OpRunner {
+public:
+  OpRunner(net::io_context &ioc, const HttpRequest &request)
+      : ioc(ioc), request(request) {}
+
+  /// The socket whose operations an abandon cancels.
+  void watch(beast::tcp_stream &stream) { tcp = &stream; }
+
+  template <typename Start> beast::error_code run(Start &&start) {
+    bool done = false;
+    beast::error_code result;
+    start(OpDone{&done, &result});
+    ioc.restart();
+    while (!done) {
+      if (!request.abandon) {
+        if (ioc.run_one() == 0)
+          break;
+        continue;
+      }
+      if (ioc.run_one_for(std::chrono::milliseconds(50)) == 0 && ioc.stopped())
+        break;
+      if (!done && !abandoned)
+        if ((abandoned = request.abandon()) && tcp)
+          tcp->cancel();
+    }
+    if (!done || abandoned)
+      return net::error::operation_aborted;
+    return result;
+  }
+
+  /// Why the attempt was abandoned, if it was.
+  std::optional<Error> abandoned;
+
+private:
+  net::io_context &ioc;
+  const HttpRequest &request;
+  beast::tcp_stream *tcp = nullptr;
+};
 
 /// A move-only, type-erased read or write completion handler. It keeps the
 /// wrapped handler's associated executor, so completions run where they
@@ -441,14 +503,18 @@ private:
     return tlsContext.get();
   }
 
-  Error transportError(beast::error_code ec, const std::string &what,
-                       const HttpRequest &request, const Url &url,
-                       const char *phase) {
+  /// The error of a failed operation. `limitMs` is the deadline that
+  /// bounded it, for a timeout's message.
+  Error transportError(const OpRunner &runner, beast::error_code ec,
+                       const std::string &what, const HttpRequest &request,
+                       const Url &url, const char *phase, int64_t limitMs) {
+    if (runner.abandoned)
+      return *runner.abandoned;
     std::string where = describe(request.method, url);
     if (ec == beast::error::timeout)
       return Error(ErrorCode::Timeout, where + ": timed out after " +
-                                           std::to_string(request.timeoutMs) +
-                                           " ms (" + phase + ")");
+                                           std::to_string(limitMs) + " ms (" +
+                                           phase + ")");
     if (ec == net::error::connection_refused)
       return Error(ErrorCode::Http,
                    where + ": connection refused by " + url.authority());
@@ -481,7 +547,17 @@ private:
     return Error(ErrorCode::Http, msg);
   }
 
-  Expected<HttpResponse> exchange(net::io_context &ioc, AnyStream stream,
+  /// Connecting must end within the connect deadline, else the total one.
+  static int64_t connectLimitMs(const HttpRequest &request) {
+    if (request.connectTimeoutMs > 0 &&
+        (request.timeoutMs <= 0 ||
+         request.connectTimeoutMs < request.timeoutMs))
+      return request.connectTimeoutMs;
+    return request.timeoutMs;
+  }
+
+  Expected<HttpResponse> exchange(OpRunner &runner, beast::tcp_stream &tcp,
+                                  Deadlines &deadlines, AnyStream stream,
                                   const HttpRequest &request, const Url &url) {
     http::request<http::string_body> req;
     http::verb verb = http::string_to_verb(request.method);
@@ -501,20 +577,43 @@ private:
     req.body() = request.body;
     req.prepare_payload();
 
+    Deadlines::arm(tcp, deadlines.total);
     beast::error_code ec =
-        runOp(ioc, [&](OpDone done) { http::async_write(stream, req, done); });
+        runner.run([&](OpDone done) { http::async_write(stream, req, done); });
     if (ec)
-      return transportError(ec, "", request, url, "writing to");
+      return transportError(runner, ec, "", request, url, "writing to",
+                            request.timeoutMs);
 
+    // The first byte on its own deadline: a server that accepted the
+    // request and never answers is given up on early.
     beast::flat_buffer buffer;
+    bool firstByteBounded = request.firstByteTimeoutMs > 0 &&
+                            (request.timeoutMs <= 0 ||
+                             request.firstByteTimeoutMs < request.timeoutMs);
+    Deadlines::arm(tcp, deadlines.firstByte());
+    ec = runner.run([&](OpDone done) {
+      stream.async_read_some(buffer.prepare(16384),
+                             [&buffer, done](beast::error_code e, size_t n) {
+                               buffer.commit(n);
+                               done(e);
+                             });
+    });
+    if (ec && ec != net::error::eof && ec != ssl::error::stream_truncated)
+      return transportError(
+          runner, ec, "", request, url,
+          firstByteBounded ? "waiting for the first byte of the reply from"
+                           : "reading from",
+          firstByteBounded ? request.firstByteTimeoutMs : request.timeoutMs);
+    Deadlines::arm(tcp, deadlines.total);
+
     http::response_parser<http::string_body> parser;
     parser.body_limit(kMaxHttpBodyBytes);
     parser.header_limit(1 << 20);
     if (verb == http::verb::head)
       parser.skip(true);
-    ec = runOp(ioc, [&](OpDone done) {
-      http::async_read(stream, buffer, parser, done);
-    });
+    if (!ec) // At the end of the stream already: the parser sees it next.
+      ec = runner.run(
+          [&](OpDone done) { http::async_read(stream, buffer, parser, done); });
     if (ec == ssl::error::stream_truncated) {
       // The peer closed without close_notify: fine when the reply was
       // delimited by the end of the connection and is otherwise complete.
@@ -526,7 +625,8 @@ private:
                : beast::error_code(http::error::partial_message);
     }
     if (ec)
-      return transportError(ec, "", request, url, "reading from");
+      return transportError(runner, ec, "", request, url, "reading from",
+                            request.timeoutMs);
 
     auto msg = parser.release();
     HttpResponse response;
@@ -552,23 +652,26 @@ private:
                                         ": cannot resolve host '" + url->host +
                                         "': " + ec.message());
 
-    // Arms the deadline and connects: one function for both kinds of
-    // stream, so the connect operation is instantiated once.
+    OpRunner runner(ioc, request);
+    Deadlines deadlines(request);
+    deadlines.firstByteMs = request.firstByteTimeoutMs;
+    // Arms the connect deadline and connects: one function for both kinds
+    // of stream, so the connect operation is instantiated once.
     auto connect = [&](beast::tcp_stream &tcpStream) {
-      if (request.timeoutMs > 0)
-        tcpStream.expires_after(std::chrono::milliseconds(request.timeoutMs));
-      else
-        tcpStream.expires_never();
-      return runOp(
-          ioc, [&](OpDone done) { tcpStream.async_connect(endpoints, done); });
+      runner.watch(tcpStream);
+      Deadlines::arm(tcpStream, deadlines.connect);
+      return runner.run(
+          [&](OpDone done) { tcpStream.async_connect(endpoints, done); });
     };
 
     if (!url->tls) {
       beast::tcp_stream stream(ioc);
       ec = connect(stream);
       if (ec)
-        return transportError(ec, "", request, *url, "connecting to");
-      auto result = exchange(ioc, AnyStream(stream), request, *url);
+        return transportError(runner, ec, "", request, *url, "connecting to",
+                              connectLimitMs(request));
+      auto result =
+          exchange(runner, stream, deadlines, AnyStream(stream), request, *url);
       beast::error_code ignored;
       stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
       return result;
@@ -604,14 +707,16 @@ private:
 
     ec = connect(lower);
     if (ec)
-      return transportError(ec, "", request, *url, "connecting to");
+      return transportError(runner, ec, "", request, *url, "connecting to",
+                            connectLimitMs(request));
     ERR_clear_error();
-    ec = runOp(ioc, [&](OpDone done) {
+    ec = runner.run([&](OpDone done) {
       stream.async_handshake(ssl::stream_base::client, done);
     });
     if (ec) {
-      if (ec == beast::error::timeout)
-        return transportError(ec, "", request, *url, "TLS handshake");
+      if (ec == beast::error::timeout || runner.abandoned)
+        return transportError(runner, ec, "", request, *url, "TLS handshake",
+                              connectLimitMs(request));
       long verify = SSL_get_verify_result(ssl);
       std::string detail;
       if (verify != X509_V_OK)
@@ -631,7 +736,8 @@ private:
       failed.permanent = verify != X509_V_OK;
       return failed;
     }
-    auto result = exchange(ioc, AnyStream(stream), request, *url);
+    auto result =
+        exchange(runner, lower, deadlines, AnyStream(stream), request, *url);
     ERR_clear_error();
     beast::error_code ignored;
     lower.socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -870,11 +976,30 @@ void iterc::rt::setRetryJitterSeed(uint64_t seed) {
   jitterEngine().seed(seed);
 }
 
+/// Sleeps `delayMs` through the clock, in slices when the request can be
+/// abandoned; the reason when it was.
+static std::optional<Error> sleepUnlessAbandoned(const HttpRequest &request,
+                                                 Clock &clock,
+                                                 int64_t delayMs) {
+  constexpr int64_t slice = 100;
+  for (;;) {
+    if (request.abandon)
+      if (std::optional<Error> reason = request.abandon())
+        return reason;
+    if (delayMs <= 0)
+      return std::nullopt;
+    int64_t step = request.abandon ? std::min(slice, delayMs) : delayMs;
+    clock.sleepMs(step);
+    delayMs -= step;
+  }
+}
+
 Expected<HttpResponse> iterc::rt::sendWithRetry(
     HttpTransport &transport, const HttpRequest &request,
     const RetryPolicy &policy, Clock &clock,
     const std::function<void(const RetryEvent &)> &onRetry) {
   int maxAttempts = std::max(1, policy.maxAttempts);
+  int timedOut = 0;
   for (int attempt = 1;; ++attempt) {
     Expected<HttpResponse> result = transport.send(request);
     RetryEvent event;
@@ -896,7 +1021,12 @@ Expected<HttpResponse> iterc::rt::sendWithRetry(
           err.code == ErrorCode::Http || err.code == ErrorCode::Timeout;
       if (!transportFailure || err.permanent)
         return result;
-      if (attempt >= maxAttempts) {
+      if (err.code == ErrorCode::Timeout)
+        ++timedOut;
+      bool last = attempt >= maxAttempts ||
+                  (err.code == ErrorCode::Timeout &&
+                   timedOut >= std::max(1, policy.maxTimedOutAttempts));
+      if (last) {
         if (attempt == 1)
           return result;
         return Error(err.code, err.message + " (after " +
@@ -907,7 +1037,9 @@ Expected<HttpResponse> iterc::rt::sendWithRetry(
     }
     if (onRetry)
       onRetry(event);
-    if (event.delayMs > 0)
-      clock.sleepMs(event.delayMs);
+    // A retry never starts once the request is abandoned.
+    if (std::optional<Error> reason =
+            sleepUnlessAbandoned(request, clock, event.delayMs))
+      return *reason;
   }
 }

@@ -153,8 +153,11 @@ protected:
         transport(transport), clock(clock) {}
 
   /// POSTs `body` and returns the parsed JSON of a 2xx reply.
-  Expected<Json> post(const std::string &name, const std::string &path,
-                      const Json &body, Headers headers) {
+  /// The call's own deadlines (its node's `request_timeout`) win over the
+  /// provider's; it may be abandoned while in flight.
+  Expected<Json> post(const LlmRequest &call, const std::string &name,
+                      const std::string &path, const Json &body,
+                      Headers headers) {
     HttpRequest req;
     req.method = "POST";
     req.url = joinUrl(config.baseUrl, path);
@@ -162,7 +165,15 @@ protected:
     headers.emplace_back("Accept", "application/json");
     req.headers = std::move(headers);
     req.body = dumpSafe(body);
-    req.timeoutMs = config.timeoutMs;
+    auto pick = [](int64_t own, int64_t fallback) {
+      return own > 0 ? own : fallback;
+    };
+    req.connectTimeoutMs =
+        pick(call.timeouts.connectMs, config.timeouts.connectMs);
+    req.firstByteTimeoutMs =
+        pick(call.timeouts.firstByteMs, config.timeouts.firstByteMs);
+    req.timeoutMs = pick(call.timeouts.totalMs, config.timeouts.totalMs);
+    req.abandon = call.abandon;
     auto result = sendWithRetry(transport, req, config.retry, clock);
     if (!result)
       return Error(result.error().code,
@@ -217,7 +228,8 @@ public:
     Headers headers;
     if (!config.apiKey.empty())
       headers.emplace_back("Authorization", "Bearer " + config.apiKey);
-    auto reply = post(name, "/chat/completions", body, std::move(headers));
+    auto reply =
+        post(request, name, "/chat/completions", body, std::move(headers));
     if (!reply)
       return reply.error();
     return parseReply(name, *reply);
@@ -381,7 +393,7 @@ public:
       base.pop_back();
     bool hasV1 =
         base.size() >= 3 && base.compare(base.size() - 3, 3, "/v1") == 0;
-    auto reply = post(name, hasV1 ? "/messages" : "/v1/messages", body,
+    auto reply = post(request, name, hasV1 ? "/messages" : "/v1/messages", body,
                       std::move(headers));
     if (!reply)
       return reply.error();

@@ -392,6 +392,9 @@ NodeDesc node(const gen::NodeInfo &n, size_t schemaCount) {
   d.reasoningEffort = str(n.reasoningEffort);
   d.readonly = n.readonly;
   d.maxTokens = limit(n.maxTokens);
+  d.requestConnectMs = n.requestConnectMs;
+  d.requestFirstByteMs = n.requestFirstByteMs;
+  d.requestTotalMs = n.requestTotalMs;
   d.await = n.await;
   d.mcpServers = strings(n.mcpServers);
   d.writeFiles = str(n.writeFiles);

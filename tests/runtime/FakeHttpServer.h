@@ -67,6 +67,7 @@ struct FakeReply {
     Truncate, ///< Headers announce the whole body; half of it is sent.
     Drop,     ///< Close the connection without sending anything.
     Hang,     ///< Never answer (until the client leaves or the server stops).
+    Stall,    ///< Headers and half the body, then nothing (as Hang).
   };
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
@@ -333,6 +334,7 @@ private:
       conn.close();
       return;
     }
+    case FakeReply::Mode::Stall:
     case FakeReply::Mode::Truncate:
       if (reply.body.size() < 2)
         reply.body = "{\"truncated\": \"reply body that never ends\"}";
@@ -346,10 +348,16 @@ private:
       head += h.first + ": " + h.second + "\r\n";
     head += "Content-Length: " + std::to_string(reply.body.size()) + "\r\n";
     head += "Connection: close\r\n\r\n";
-    std::string body = reply.mode == FakeReply::Mode::Truncate
-                           ? reply.body.substr(0, reply.body.size() / 2)
-                           : reply.body;
+    bool half = reply.mode == FakeReply::Mode::Truncate ||
+                reply.mode == FakeReply::Mode::Stall;
+    std::string body =
+        half ? reply.body.substr(0, reply.body.size() / 2) : reply.body;
     conn.writeAll(head + body);
+    if (reply.mode == FakeReply::Mode::Stall) {
+      char buf[256];
+      while (conn.waitReadable(stopping) && conn.read(buf, sizeof(buf)) > 0) {
+      }
+    }
     conn.close();
   }
 

@@ -54,7 +54,7 @@ ProviderConfig configFor(const FakeHttpServer &server, const std::string &key,
   ProviderConfig config;
   config.baseUrl = server.baseUrl() + path;
   config.apiKey = key;
-  config.timeoutMs = 5000;
+  config.timeouts.totalMs = 5000;
   return config;
 }
 
@@ -348,7 +348,7 @@ TEST_CASE("llm: a timeout is reported as Timeout", "[llm]") {
   auto transport = makeHttpTransport();
   FakeClock clock;
   ProviderConfig config = configFor(server, "k");
-  config.timeoutMs = 100;
+  config.timeouts.totalMs = 100;
   config.retry.maxAttempts = 2;
   auto provider = makeOpenAiProvider(config, *transport, clock);
   auto r = provider->complete(structuredRequest("ollama"));

@@ -77,6 +77,10 @@ public:
   Status beforeLlmCall(std::optional<int64_t> &maxTokens);
   /// Before a tool action or any node execution.
   Status beforeAction();
+  /// While a model call is in flight: an error (ErrorCode::Budget) once the
+  /// run's duration limit is reached. The other limits move only between
+  /// calls and are checked before each.
+  Status checkDuration();
   void recordLlm(int64_t tokens, double costUsd);
   void recordIteration();
   /// Usage carried over from before a resume.

@@ -16,6 +16,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,12 +24,32 @@ namespace iterc::rt {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
+/// The deadlines of one request attempt in ms; 0 or less leaves one unset.
+struct RequestTimeouts {
+  int64_t connectMs = 0;   ///< TCP connect and TLS handshake.
+  int64_t firstByteMs = 0; ///< From the request sent to the reply's first byte.
+  int64_t totalMs = 0;     ///< The whole attempt.
+};
+
 struct HttpRequest {
   std::string method = "GET";
   std::string url;  ///< http:// or https://
   Headers headers;
   std::string body;
+  /// The deadline of one attempt as a whole: connecting, the TLS
+  /// handshake, writing and reading the whole reply. 0 or less: none.
   int64_t timeoutMs = 60000;
+  /// Connecting (TCP and TLS handshake) must end within this; 0 or less:
+  /// only timeoutMs bounds it.
+  int64_t connectTimeoutMs = 0;
+  /// The first byte of the reply must arrive within this after the request
+  /// is written (a server that accepts and never answers); 0 or less: only
+  /// timeoutMs bounds it.
+  int64_t firstByteTimeoutMs = 0;
+  /// Asked about every 50 ms while an attempt is in flight and before each
+  /// retry: an error abandons the request with that error at once (the
+  /// run's duration budget ran out, the run was interrupted).
+  std::function<std::optional<Error>()> abandon;
 };
 
 struct HttpResponse {
@@ -57,6 +78,10 @@ struct RetryPolicy {
   /// Relative jitter applied to computed backoff delays (0.2 = +/-20 %);
   /// 0 gives exact delays. Never applied to a server's Retry-After.
   double jitter = 0.2;
+  /// Attempts when they time out (a server that hung once rarely answers
+  /// the next attempt; each costs a whole deadline): at most this many,
+  /// within maxAttempts.
+  int maxTimedOutAttempts = 2;
 };
 
 /// Seeds the generator behind the backoff jitter (deterministic by default).

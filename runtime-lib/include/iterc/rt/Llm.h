@@ -16,11 +16,12 @@
 #include "iterc/rt/Core.h"
 #include "iterc/rt/Http.h"
 
+#include <functional>
 #include <map>
-#include <unordered_map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace iterc::rt {
@@ -49,6 +50,11 @@ struct LlmRequest {
   std::vector<ToolSpec> tools;
   std::optional<int64_t> maxTokens;
   std::string reasoningEffort;
+  /// Deadlines of each HTTP attempt of this call in ms (the node's
+  /// `request_timeout`); 0: the provider's. Not part of the canonical form.
+  RequestTimeouts timeouts;
+  /// Abandons the call in flight (see HttpRequest::abandon); may be empty.
+  std::function<std::optional<Error>()> abandon;
 
   bool hasOutputSchema() const {
     return outputSchema && !outputSchema->is_null();
@@ -90,6 +96,16 @@ Json llmResponseToJson(const LlmResponse &response);
 /// Reads the cassette form back; InvalidInput on a malformed value.
 Expected<LlmResponse> llmResponseFromJson(const Json &json);
 
+/// The most of one message's text the run's log keeps (32 KiB).
+constexpr size_t kLoggedMessageBytes = size_t(32) << 10;
+
+/// messages[from...] as the log records what a call sent: [{role, content,
+/// tool_calls?, tool_call_id?}], each content passed through `redact` (may
+/// be empty) and then cut to kLoggedMessageBytes.
+Json messagesForLog(
+    const std::vector<LlmMessage> &messages, size_t from,
+    const std::function<std::string(const std::string &)> &redact);
+
 /// Splits "openai/gpt-4o-mini" into provider and model. A model string
 /// without a known prefix is an InvalidInput error.
 Expected<std::pair<std::string, std::string>>
@@ -102,7 +118,13 @@ struct ProviderConfig {
   std::string baseUrl;
   std::string apiKey;
   RetryPolicy retry;
-  int64_t timeoutMs = 120000;
+  /// Per attempt. Without streaming the reply's first byte comes when the
+  /// model has finished, so a long reasoning call needs minutes: the
+  /// defaults are those of the providers' own clients (10 minutes in all),
+  /// with 10 s to connect and 5 minutes for the first byte. ITERC_CONNECT_
+  /// TIMEOUT, ITERC_FIRST_BYTE_TIMEOUT and ITERC_REQUEST_TIMEOUT change them
+  /// for a run; a node's `request_timeout` for its calls.
+  RequestTimeouts timeouts{10000, 300000, 600000};
 };
 ProviderConfig providerConfigFromEnv(const std::string &provider);
 

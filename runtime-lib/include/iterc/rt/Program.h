@@ -228,6 +228,9 @@ struct NodeInfo {
   const char *reasoningEffort = nullptr;
   bool readonly = false;
   int64_t maxTokens = -1;
+  int64_t requestConnectMs = 0;   ///< request_timeout.connect; 0: unset.
+  int64_t requestFirstByteMs = 0; ///< request_timeout.first_byte.
+  int64_t requestTotalMs = 0;     ///< request_timeout.total.
   AwaitMode await = AwaitMode::None;
   Strings mcpServers;
   const char *writeFiles = nullptr;

@@ -111,6 +111,11 @@ struct NodeDesc {
   std::string reasoningEffort;
   bool readonly = false;
   std::optional<int64_t> maxTokens;
+  /// `request_timeout`: deadlines of each attempt of the node's model calls
+  /// in ms; 0: the run's default.
+  int64_t requestConnectMs = 0;
+  int64_t requestFirstByteMs = 0;
+  int64_t requestTotalMs = 0;
   AwaitMode await = AwaitMode::None;
   std::vector<std::string> mcpServers;
   std::string writeFiles; ///< Output field of type files.
