@@ -1050,9 +1050,20 @@ Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
     return Error(ErrorCode::Tool, "no tool runner is configured");
   RunScope scope(*this, st, input);
   ToolInvocation inv;
-  inv.command =
-      n.isScript ? renderText(n.command, scope) : renderShell(n.command, scope);
-  inv.command = expandEnv(inv.command);
+  // Values reach a shell as data (renderShell); other interpreters get the
+  // text, and their scripts read values from `env:` to keep them data.
+  bool bashScript = n.isScript && n.language == "bash";
+  if (!n.isScript || n.language.empty() || n.language == "sh" || bashScript) {
+    Expected<std::string> command = renderShell(
+        n.command, scope,
+        bashScript ? shell::Dialect::Bash : shell::Dialect::Posix);
+    if (!command)
+      return Error(command.error().code,
+                   "tool '" + n.name + "': " + command.error().message);
+    inv.command = std::move(*command);
+  } else {
+    inv.command = renderTextWithEnv(n.command, scope);
+  }
   if (n.isScript)
     inv.interpreter = n.language.empty() ? "sh" : n.language;
   inv.workdir =
@@ -1071,7 +1082,7 @@ Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
   for (const std::string &name : n.inheritEnv)
     inherit(name);
   for (const auto &[name, value] : n.env) {
-    std::string rendered = expandEnv(renderText(value, scope));
+    std::string rendered = renderTextWithEnv(value, scope);
     auto it = std::find_if(inv.env.begin(), inv.env.end(),
                            [&](const auto &kv) { return kv.first == name; });
     if (it != inv.env.end())

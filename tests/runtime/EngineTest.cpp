@@ -572,8 +572,10 @@ TEST_CASE("tool commands quote values and capture results", "[engine]") {
   RunResult r = engine.run({});
   REQUIRE(r.status == RunStatus::Finished);
   REQUIRE(h.tools.calls.size() == 1);
+  // The value reaches the command through a variable (ShellCommand.cpp).
   CHECK(h.tools.calls[0].command ==
-        "make test NAME='x'\\''; rm -rf /; echo '\\'''");
+        "__iterc_1='x'\\''; rm -rf /; echo '\\'''\n"
+        "make test NAME=\"${__iterc_1}\"");
   CHECK(r.outputs["run_tests"]["exit_code"] == 2);
   CHECK(r.outputs["run_tests"]["stdout"] == "3 tests failed");
 }
