@@ -48,8 +48,9 @@ struct Frame {
   int caseDepth = 0;
   std::string word;
   bool wordHasSlot = false;
-  bool sawShell = false;    ///< A word `sh`, `bash`, `su`... in this command.
-  bool valueIsCode = false; ///< `eval`, `let`, `ssh`, or a shell's `-c`.
+  bool sawShell = false;     ///< A word `sh`, `bash`, `su`... in this command.
+  bool valueIsCode = false;  ///< `eval`, `let`, `ssh`, or a shell's `-c`.
+  bool codeWordOnly = false; ///< Only the word after `-c` is code.
   std::deque<HereDocSpec> hereDocs; ///< Announced, bodies not read yet.
   bool readingDelimiter = false;
   bool delimiterStarted = false;
@@ -394,11 +395,14 @@ void Scanner::newCommand() {
   Frame &f = top();
   f.commandStart = true;
   f.sawShell = false;
-  f.valueIsCode = false;
+  f.valueIsCode = f.codeWordOnly = false;
 }
 
 void Scanner::endWord() {
   Frame &f = top();
+  // The word after `sh -c` is code; the words after it are $0, $1...
+  if (f.codeWordOnly && f.valueIsCode && (!f.word.empty() || f.wordHasSlot))
+    f.valueIsCode = f.codeWordOnly = false;
   std::string w = std::move(f.word);
   bool hadSlot = f.wordHasSlot;
   f.word.clear();
@@ -430,9 +434,11 @@ void Scanner::endWord() {
     f.sawShell = true;
   else if (f.sawShell && w.size() > 1 && w[0] == '-' && w[1] != '-' &&
            w.find('c') != std::string::npos)
+    f.valueIsCode = f.codeWordOnly = true;
+  else if (w == "eval" || w == "let" || w == "ssh") {
     f.valueIsCode = true;
-  else if (w == "eval" || w == "let" || w == "ssh")
-    f.valueIsCode = true;
+    f.codeWordOnly = false;
+  }
 }
 
 void Scanner::finishDelimiter() {

@@ -380,6 +380,7 @@ TEST_CASE("shell template: a value that becomes code again is flagged",
   CHECK(flagged("eval \"echo {{x}}\""));
   CHECK(flagged("ssh host ls {{x}}"));
   CHECK_FALSE(flagged("echo {{x}}"));
+  CHECK_FALSE(flagged("sh -c 'echo \"$1\"' sh {{x}}"));
   CHECK_FALSE(flagged("sh -c 'echo \"$1\"' sh; echo {{x}}"));
   CHECK_FALSE(flagged("echo sh -c; echo {{x}}"));
 }
