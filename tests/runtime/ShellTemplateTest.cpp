@@ -384,3 +384,75 @@ TEST_CASE("shell template: a value that becomes code again is flagged",
   CHECK_FALSE(flagged("sh -c 'echo \"$1\"' sh; echo {{x}}"));
   CHECK_FALSE(flagged("echo sh -c; echo {{x}}"));
 }
+
+TEST_CASE("shell template: in random commands a value the scanner lets in "
+          "never runs",
+          "[shell-template]") {
+  // Fragments of shell syntax, glued at random around values: whatever the
+  // command means (often a syntax error), a value that renderShell accepts
+  // must not run. `eval` and `sh -c` are left out: running a value there is
+  // what the author wrote (C131 warns).
+  const std::vector<std::string> fragments = {"echo ",   "printf '%s' ",
+                                              "'",       "\"",
+                                              "$(",      ")",
+                                              "`",       "\\",
+                                              "$",       "{",
+                                              "}",       "((",
+                                              "))",      "[[ ",
+                                              " ]]",     "<<EOF\n",
+                                              "<<'E'\n", "\nEOF\n",
+                                              "\nE\n",   "\n",
+                                              " ",       "#",
+                                              ";",       "|",
+                                              "a",       "=",
+                                              "$'",      "(",
+                                              "case ",   " in ",
+                                              "*) ",     ";; esac",
+                                              "f() { ",  "; }",
+                                              "X="};
+  const std::string value = "'\"$(touch pwned)`touch pwned`\"'a[$(touch "
+                            "pwned)]\nEOF\nE\n";
+  TempDir dir;
+  uint32_t seed = 12345;
+  auto next = [&](uint32_t bound) {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 8) % bound;
+  };
+  int accepted = 0;
+  for (int round = 0; round < 150; ++round) {
+    std::string context;
+    size_t length = 4 + next(10);
+    bool hasValue = false;
+    for (size_t k = 0; k < length; ++k) {
+      if (next(4) == 0) {
+        context += "{{x}}";
+        hasValue = true;
+      } else {
+        context += fragments[next(uint32_t(fragments.size()))];
+      }
+    }
+    if (!hasValue)
+      context += "{{x}}";
+    JsonScope scope;
+    scope.vars["x"] = value;
+    Expected<std::string> rendered =
+        renderShell(templateOf(context), scope, shell::Dialect::Posix);
+    if (!rendered)
+      continue;
+    ++accepted;
+    for (const char *shellName : {"dash", "bash"}) {
+      ToolInvocation inv;
+      inv.command = *rendered;
+      inv.interpreter = shellName;
+      inv.workdir = dir.path();
+      inv.env = {{"PATH", std::getenv("PATH") ? std::getenv("PATH") : ""}};
+      inv.timeoutMs = 5000;
+      REQUIRE(makeProcessRunner()->run(inv).ok());
+      INFO("shell: " << shellName << "\ncontext: " << context
+                     << "\nrendered: " << *rendered);
+      CHECK_FALSE(exists(dir / kCanary));
+      ::unlink((dir / kCanary).c_str());
+    }
+  }
+  CHECK(accepted > 50); // the property is about something
+}
