@@ -16,6 +16,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Sema/Sema.h"
+#include "IR/ShellCheck.h"
 #include "Sema/WorkdirPath.h"
 
 #include <algorithm>
@@ -112,6 +113,8 @@ private:
   ir::ExprPtr makeExpr(const Value &v);
   bool parseDuration(const Property &p, int64_t &ms);
   void checkEnv(const Value &v);
+  void checkToolValues(const Property &body, const ir::Node &node,
+                       bool isScript);
   Json literalJson(const Value &v);
   bool reaches(unsigned from, unsigned to);
   bool inLoopBody(unsigned node) const;
@@ -359,6 +362,25 @@ ir::ExprPtr Sema::makeExpr(const Value &v) {
     }
   });
   return e;
+}
+
+/// Where each value of a tool command or script lands (C130, C131).
+void Sema::checkToolValues(const Property &body, const ir::Node &node,
+                           bool isScript) {
+  const std::string &lang = node.language;
+  bool shell = !isScript || lang.empty() || lang == "sh" || lang == "bash";
+  const Value &v = body.value;
+  std::vector<ir::ShellFinding> findings =
+      shell ? ir::checkShellCommand(node.command, lang == "bash",
+                                    v.offsetsExact, v.contentOffset)
+            : ir::checkScriptValues(node.command, lang);
+  for (const ir::ShellFinding &f : findings) {
+    auto b = report(f.range, f.refused ? diag::err_shell_value_context
+                                       : diag::warn_shell_value_code);
+    b << f.what << f.why << f.advice;
+    for (const auto &[range, text] : f.fixIts)
+      b << FixIt(range, text);
+  }
 }
 
 void Sema::checkEnv(const Value &v) {
@@ -1382,6 +1404,8 @@ void Sema::lowerNode(const ast::NodeDecl &decl, ir::Node &node) {
       if (const Property *language = decl.find("language"))
         invalidValue(*language, "no language: 'language' applies only to "
                                 "a 'script'");
+    if (const Property *body = command ? command : script)
+      checkToolValues(*body, node, script != nullptr);
     if (command && !node.command.hasRefs()) {
       static const std::set<std::string> builtins = {"privacy_filter",
                                                      "privacy_unfilter"};

@@ -1100,9 +1100,20 @@ Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
     return Error(ErrorCode::Tool, "no tool runner is configured");
   RunScope scope(*this, st, input);
   ToolInvocation inv;
-  inv.command =
-      n.isScript ? renderText(n.command, scope) : renderShell(n.command, scope);
-  inv.command = expandEnv(inv.command);
+  // Values reach a shell as data (renderShell); other interpreters get the
+  // text, and their scripts read values from `env:` to keep them data.
+  bool bashScript = n.isScript && n.language == "bash";
+  if (!n.isScript || n.language.empty() || n.language == "sh" || bashScript) {
+    Expected<std::string> command = renderShell(
+        n.command, scope,
+        bashScript ? shell::Dialect::Bash : shell::Dialect::Posix);
+    if (!command)
+      return Error(command.error().code,
+                   "tool '" + n.name + "': " + command.error().message);
+    inv.command = std::move(*command);
+  } else {
+    inv.command = renderTextWithEnv(n.command, scope);
+  }
   if (n.isScript)
     inv.interpreter = n.language.empty() ? "sh" : n.language;
   inv.workdir =
@@ -1121,7 +1132,7 @@ Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
   for (const std::string &name : n.inheritEnv)
     inherit(name);
   for (const auto &[name, value] : n.env)
-    setToolEnv(inv.env, name, expandEnv(renderText(value, scope)));
+    setToolEnv(inv.env, name, renderTextWithEnv(value, scope));
   // At least once: a step interrupted before its result was recorded runs
   // again on resume. Its key is the same each time (run, node, branch, the
   // node's execution count), so the tool can tell a repeat from a new step.

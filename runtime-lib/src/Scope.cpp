@@ -1,15 +1,13 @@
 //===- Scope.cpp - What templates and expressions can read ----------------===//
 //
-// This file implements JsonScope, template rendering (text, typed values,
-// shell-quoted commands) and the operators of compiled expressions. The
-// expression semantics follow Iterion's: numbers compare numerically,
+// This file implements JsonScope, template rendering (text and typed
+// values; shell commands are in ShellCommand.cpp) and the operators of
+// compiled expressions. The expression semantics follow Iterion's: numbers compare numerically,
 // strings lexicographically, and nil, false, "", "false", "no", "0", zero
 // and empty collections are false.
 //
 //===----------------------------------------------------------------------===//
 #include "iterc/rt/Scope.h"
-
-#include "iterc/rt/Tool.h"
 
 #include <cmath>
 #include <sys/stat.h>
@@ -96,20 +94,6 @@ Json iterc::rt::renderValue(const Template &t, const Scope &scope) {
     return v ? *v : Json();
   }
   return renderText(t, scope);
-}
-
-std::string iterc::rt::renderShell(const Template &t, const Scope &scope) {
-  std::string out;
-  for (const TemplatePart &part : t.parts) {
-    if (!part.ref) {
-      out += part.literal;
-      continue;
-    }
-    std::optional<Json> v = scope.get(part.ref->ns, part.ref->path);
-    std::string text = v ? textOf(*v) : std::string();
-    out += part.ref->raw ? text : shellQuote(text);
-  }
-  return out;
 }
 
 //===----------------------------------------------------------------------===//

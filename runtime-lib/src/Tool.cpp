@@ -253,7 +253,16 @@ Expected<ToolResult> ProcessRunner::run(const ToolInvocation &invocation) {
   std::vector<std::string> argv;
   std::string program;
   TempScript script;
-  if (invocation.interpreter.empty()) {
+  // One argument may hold at most 128 KiB (MAX_ARG_STRLEN): a longer
+  // command (a large value in it) goes to /bin/sh in a script file.
+  constexpr size_t kLongestInlineCommand = 64 * 1024;
+  if (invocation.interpreter.empty() &&
+      invocation.command.size() > kLongestInlineCommand) {
+    program = "/bin/sh";
+    if (Status made = script.create(invocation.command); !made)
+      return made.error();
+    argv = {"sh", script.path()};
+  } else if (invocation.interpreter.empty()) {
     program = "/bin/sh";
     argv = {"sh", "-c", invocation.command};
   } else {

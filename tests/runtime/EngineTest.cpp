@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "iterc/rt/Engine.h"
 #include "iterc/rt/Scope.h"
+#include "iterc/rt/Tool.h"
 
 #include "WorkflowTestUtil.h"
 
@@ -18,6 +19,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <unistd.h>
 
 using namespace iterc::rt;
 using iterc::rt::test::text;
@@ -572,10 +574,53 @@ TEST_CASE("tool commands quote values and capture results", "[engine]") {
   RunResult r = engine.run({});
   REQUIRE(r.status == RunStatus::Finished);
   REQUIRE(h.tools.calls.size() == 1);
-  CHECK(h.tools.calls[0].command ==
-        "make test NAME='x'\\''; rm -rf /; echo '\\'''");
+  // The value reaches the command through a variable (ShellCommand.cpp).
+  CHECK(h.tools.calls[0].command == "__iterc_1='x'\\''; rm -rf /; echo '\\'''\n"
+                                    "make test NAME=\"${__iterc_1}\"");
   CHECK(r.outputs["run_tests"]["exit_code"] == 2);
   CHECK(r.outputs["run_tests"]["stdout"] == "3 tests failed");
+}
+
+TEST_CASE("a model's reply reaches a tool command as text and never as code",
+          "[engine][shell-template]") {
+  // writer (a model) -> say (a real /bin/sh) -> done.
+  WorkflowDesc wf;
+  wf.name = "relay";
+  wf.sourceSha256 = "h";
+  wf.schemas.push_back(schema("draft", {{"text", FieldType::String}}));
+  wf.nodes.push_back(agent("writer", 0));
+  NodeDesc say;
+  say.kind = NodeKind::Tool;
+  say.name = "say";
+  say.capture = true;
+  say.command.parts = {
+      {"printf '%s|' \"", std::nullopt},
+      {"", TemplateRef{RefNs::Outputs, {"writer", "text"}, false}},
+      {"\" '", std::nullopt},
+      {"", TemplateRef{RefNs::Outputs, {"writer", "text"}, false}},
+      {"'", std::nullopt}};
+  wf.nodes.push_back(say);
+  addTerminals(wf);
+  wf.edges.push_back(edge(0, 1));
+  wf.edges.push_back(edge(1, wf.doneIndex()));
+  const std::string reply = "\"; touch pwned; '$(touch pwned)`touch pwned`";
+  Harness h;
+  h.provider.replies["writer"] = {Json{{"text", reply}}.dump()};
+  char pattern[] = "/tmp/iterc-engine-XXXXXX";
+  REQUIRE(::mkdtemp(pattern) != nullptr);
+  std::string ws = pattern;
+  std::unique_ptr<ToolRunner> shell = makeProcessRunner();
+  EngineDeps deps = h.deps();
+  deps.tools = shell.get();
+  Engine engine(wf, deps);
+  RunOptions options;
+  options.workspace = ws;
+  RunResult r = engine.run(options);
+  bool canary = ::access((ws + "/pwned").c_str(), F_OK) == 0;
+  (void)!std::system(("rm -rf '" + ws + "'").c_str());
+  REQUIRE(r.status == RunStatus::Finished);
+  CHECK(r.outputs["say"]["stdout"] == reply + "|" + reply + "|");
+  CHECK_FALSE(canary);
 }
 
 TEST_CASE("a loop that makes no progress stops early", "[engine]") {

@@ -3,13 +3,14 @@
 // This file declares Scope, the read-only view of a run that templates and
 // compiled expressions see (vars, the node's input, every node's latest
 // output and its history, artifacts, loop counters, the run id), the three
-// ways a template renders (prompt text, typed `with` values, shell-quoted
+// ways a template renders (prompt text, typed `with` values, shell
 // commands), and the operators compiled expressions call.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ITERC_RT_SCOPE_H
 #define ITERC_RT_SCOPE_H
 
+#include "iterc/rt/ShellScan.h"
 #include "iterc/rt/Workflow.h"
 
 #include <optional>
@@ -57,9 +58,18 @@ std::string renderText(const Template &t, const Scope &scope);
 /// A `with` value: a template that is one reference yields the referenced
 /// value with its type; anything else yields the rendered text.
 Json renderValue(const Template &t, const Scope &scope);
-/// A shell command: every value is shell-quoted (objects and arrays as
-/// quoted JSON); `{{!x}}` inserts the value unquoted.
-std::string renderShell(const Template &t, const Scope &scope);
+/// A shell command (ShellCommand.cpp): every value — `{{ref}}` (objects and
+/// arrays as JSON) or `${NAME}` from the runner's environment — reaches the
+/// command as data, through a variable assigned at its top and referenced in
+/// the form its context needs; `{{!x}}` inserts the value as code. An error
+/// when a value lands where that cannot be assured (ShellScan.h) or holds a
+/// NUL byte.
+Expected<std::string> renderShell(const Template &t, const Scope &scope,
+                                  shell::Dialect dialect);
+/// Text for a program that is not a shell (env values, python and node
+/// scripts): values inserted as they are, `${NAME}` read from the runner's
+/// environment in the template's own text only, never in a value.
+std::string renderTextWithEnv(const Template &t, const Scope &scope);
 
 /// Operators and built-in functions of compiled expressions.
 namespace expr {

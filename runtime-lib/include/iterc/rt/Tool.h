@@ -2,8 +2,8 @@
 //
 // This file declares how tool nodes run: a subprocess in its own process
 // group (a timeout kills the whole group), stdout and stderr captured up to a
-// size cap, the environment passed by allowlist, and values inserted into
-// commands shell-quoted. It also declares the confined writer for files that
+// size cap, the environment passed by allowlist (values reach commands as
+// data: ShellCommand.cpp, ShellScan.h). It also declares the confined writer for files that
 // a node's output carries (no absolute paths, no `..`, no symlink escape).
 //
 //===----------------------------------------------------------------------===//
@@ -20,7 +20,8 @@
 namespace iterc::rt {
 
 struct ToolInvocation {
-  std::string command;      ///< Passed to `/bin/sh -c` (or the interpreter).
+  std::string command;      ///< Passed to `/bin/sh -c` (or the interpreter;
+                            ///< over 64 KiB, /bin/sh runs it from a file).
   std::string interpreter;  ///< "" = /bin/sh -c; else e.g. "python3" with
                             ///< the command written to a script file.
   std::string workdir;      ///< Absolute directory to run in.
