@@ -22,6 +22,7 @@
 #include "Driver/BundleCmd.h"
 #include "Driver/Exit.h"
 #include "Driver/Pipeline.h"
+#include "Driver/ServiceContexts.h"
 
 #include <nlohmann/json.hpp>
 
@@ -85,7 +86,11 @@ const char *iterc::buildHelp =
     "                     manifest), the executable and a CA bundle (from\n"
     "                     $SSL_CERT_FILE or "
     "/etc/ssl/certs/ca-certificates.crt),\n"
-    "                     ready for 'docker build DIR' or 'podman build DIR'\n"
+    "                     ready for 'docker build DIR' or 'podman build DIR';\n"
+    "                     with what compose needs to build the services:\n"
+    "                     each 'build' context inside the workflow's\n"
+    "                     directory, and for a packaged 'program' its file\n"
+    "                     and the health probe in services/<name>/\n"
     "  --verbose          print the compiler command and the cache entry\n"
     "  --no-cache         build even when the cache holds the result\n"
     "\n"
@@ -758,6 +763,28 @@ int buildInput(Args &args, std::string &binary, std::string &program) {
   return ExitOk;
 }
 
+/// The services' files of the build context (ServiceContexts.h). The
+/// source was checked by the build; it is parsed again here because a
+/// cached build does not parse it.
+bool writeBuiltServices(const Args &args, const std::string &binary,
+                        std::string &error) {
+  std::optional<std::string> text =
+      args.sourceText ? args.sourceText : readSourceFile(args.file, error);
+  if (!text)
+    return false;
+  SourceManager sources;
+  DiagnosticEngine diags(sources);
+  unsigned id = sources.addBuffer(args.file, *text);
+  CompiledFile compiled = compileBuffer(sources, id, diags);
+  if (!compiled.module || diags.hasErrors()) {
+    error = "'" + args.file + "' no longer checks; build it again";
+    return false;
+  }
+  std::string program = binary.substr(binary.find_last_of('/') + 1);
+  return driver::writeServiceContexts(*compiled.module, args.file, args.context,
+                                      binary, program, error);
+}
+
 } // namespace
 
 int iterc::runBuild(int argc, char **argv) {
@@ -773,6 +800,8 @@ int iterc::runBuild(int argc, char **argv) {
   if (!copyFile(binary, output, error))
     return ioError(error);
   if (!args.context.empty() && !writeContext(args.context, binary, error))
+    return ioError(error);
+  if (!args.context.empty() && !writeBuiltServices(args, binary, error))
     return ioError(error);
   return ExitOk;
 }
