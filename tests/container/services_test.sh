@@ -175,6 +175,21 @@ case "$test_json" in
 *) fail "the packaged service's health test is not the probe in exec form: $test_json" ;;
 esac
 
+# A context outside the workflow's directory is refused, not copied.
+mkdir -p "$WORK/outside"
+printf 'FROM scratch\n' > "$WORK/outside/Dockerfile"
+sed 's|build: "./web"|build: "../outside"|' "$WF/services.iter" > "$WF/escape.iter"
+set +e
+ITERC_CACHE_DIR="$WORK/cache" "$ITERC" build escape.iter -o "$WORK/escape" \
+  --context "$WORK/escape_ctx" 2>"$WORK/escape.log"
+rc=$?
+set -e
+[ "$rc" = 2 ] || fail "a context outside the workflow's directory: exit $rc, not 2"
+grep -q "it climbs out with '..'" "$WORK/escape.log" || fail "no reason given: $(cat "$WORK/escape.log")"
+[ ! -e "$WORK/escape_ctx/outside" ] ||
+  fail "something was copied from outside"
+echo "context: a build context outside the workflow's directory is refused (exit 2)"
+
 # --- podman -------------------------------------------------------------------
 command -v podman >/dev/null 2>&1 || skip "podman is not installed; the images were not built (part 1 passed)"
 command -v runc >/dev/null 2>&1 || skip "runc is not installed (podman runs with --runtime runc); part 1 passed"
