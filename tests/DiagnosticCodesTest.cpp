@@ -59,7 +59,8 @@ std::vector<DocFence> exampleFences(const std::string &markdown) {
   return fences;
 }
 
-/// code -> severities ("Error", "Warning") of its ids in DiagnosticKinds.def.
+/// code -> severities ("Error", "Warning", "Note") of its ids in
+/// DiagnosticKinds.def.
 std::map<std::string, std::set<std::string>> definedCodes() {
   std::string def = readRepoFile("compiler/Basic/DiagnosticKinds.def");
   std::map<std::string, std::set<std::string>> codes;
@@ -148,9 +149,10 @@ TEST_CASE("DiagnosticCodes: every documented diagnostic fires on its wrong examp
           if (it != defined.end())
             for (const Diagnostic &d : r.diags)
               if (d.code == code)
-                CHECK(it->second.count(d.severity == Severity::Warning
-                                           ? "Warning"
-                                           : "Error") == 1);
+                CHECK(it->second.count(
+                          d.severity == Severity::Warning ? "Warning"
+                          : d.severity == Severity::Note  ? "Note"
+                                                          : "Error") == 1);
         } else {
           ++right;
           CHECK(r.allCodes().empty());
@@ -176,8 +178,9 @@ TEST_CASE("DiagnosticCodes: every diagnostic doc follows the explain format", "[
       // The first paragraph starts with the severity the .def gives.
       auto it = defined.find(code);
       REQUIRE(it != defined.end());
-      std::string severity = it->second.size() > 1 ? "error or warning"
+      std::string severity = it->second.size() > 1         ? "error or warning"
                              : it->second.count("Warning") ? "warning"
+                             : it->second.count("Note")    ? "note"
                                                            : "error";
       size_t para = text.find("\n\n");
       REQUIRE(para != std::string::npos);

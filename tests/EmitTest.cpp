@@ -350,7 +350,12 @@ workflow packaged:
   }
   REQUIRE(generated);
   REQUIRE(cpp);
-  CHECK(generated->content.find("COPY --chmod=0555 bin/server /app/server\n") !=
+  // compose builds it from services/api/, where `iterc build --context`
+  // copies the program; the C++ tables hold the variant that copies it from
+  // the service's own context (the container runtime's).
+  CHECK(generated->content.find("COPY --chmod=0555 app/server /app/server\n") !=
+        std::string::npos);
+  CHECK(cpp->content.find("COPY --chmod=0555 bin/server /app/server") !=
         std::string::npos);
   // Only the service that packages a program has one.
   size_t dockerfiles = 0;

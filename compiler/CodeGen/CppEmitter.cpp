@@ -1112,8 +1112,11 @@ private:
         if (!svc.workdir.empty())
           f.emplace_back("workdir", str(svc.workdir));
         if (svc.generatesDockerfile())
-          f.emplace_back("generatedDockerfile",
-                         cppString(emitServiceDockerfile(svc, ctx), 4));
+          f.emplace_back(
+              "generatedDockerfile",
+              cppString(emitServiceDockerfile(
+                            svc, ctx, ServiceImageContext::BuildContext),
+                        4));
         items.push_back(designated(f));
       }
       serviceTable = table("ServiceInfo", "kServices", items);

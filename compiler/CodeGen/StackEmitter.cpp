@@ -16,17 +16,18 @@
 //   Compose never interpolates them. It has no top-level `name:`: Compose v2
 //   accepts it but docker-compose 1.x (Debian 12's) rejects the whole file;
 //   the README passes `-p <program>` instead.
-// - An HTTP health check becomes a CMD-SHELL test that tries wget, then
-//   curl, against 127.0.0.1 inside the service's own container (images have
-//   one or the other far more often than neither; the runner's binary is not
-//   inside other images).
+// - An HTTP health check of a packaged service (below) runs the probe iterc
+//   puts in its image, in exec form. Any other HTTP health check becomes a
+//   CMD-SHELL test that tries wget, then curl, against 127.0.0.1 inside the
+//   service's own container (images iterc does not build have one or the
+//   other far more often than neither).
 // - `program` services are processes on the host: they cannot be put in a
 //   container from the source alone, so compose lists them in a comment.
 //   A `build` service with `program` and no `dockerfile` gets a generated
 //   FROM-scratch Dockerfile (services/<name>/Dockerfile, written by `iterc
-//   emit`); compose names it by a path from the build context, computed
-//   lexically, or inlines it when the context is not a plain relative path
-//   (`..`, absolute, a URL).
+//   emit`); compose builds it from services/<name>/, where `iterc build
+//   --context` copies the program and the health probe (ServiceImage.h), so
+//   the context is complete whatever the service's own context is.
 // - The runner and the services share one network named after the
 //   workflow, and the runner runs with ITERC_STACK=external: compose starts
 //   the services and the runner reaches each by its name on its container
@@ -34,6 +35,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "CodeGen/StackEmitter.h"
+
+#include "CodeGen/ServiceImage.h"
 
 #include "Tools/GraphPrinter.h"
 
@@ -254,18 +257,6 @@ std::string composeList(const std::vector<std::string> &items) {
   return out + "]";
 }
 
-/// A compose key (service names, volume names): [a-zA-Z0-9._-] only.
-std::string composeKey(const std::string &name) {
-  std::string out;
-  for (char c : name) {
-    unsigned char u = static_cast<unsigned char>(c);
-    bool keep =
-        (u < 0x80 && std::isalnum(u)) || c == '.' || c == '_' || c == '-';
-    out += keep ? c : '_';
-  }
-  return out.empty() ? std::string("_") : out;
-}
-
 /// A double-quoted Dockerfile word: `\`, `"` and `$` (variable
 /// substitution) escaped, control characters replaced by spaces.
 std::string dockerQuote(std::string_view s) {
@@ -417,42 +408,6 @@ std::string containerPort(const std::string &declaration) {
                                     : declaration.substr(colon + 1);
 }
 
-/// The path components of `path` without empty and "." ones.
-std::vector<std::string> pathParts(std::string_view path) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (start <= path.size()) {
-    size_t slash = path.find('/', start);
-    std::string_view part = path.substr(start, slash == std::string_view::npos
-                                                   ? std::string_view::npos
-                                                   : slash - start);
-    if (!part.empty() && part != ".")
-      parts.emplace_back(part);
-    if (slash == std::string_view::npos)
-      break;
-    start = slash + 1;
-  }
-  return parts;
-}
-
-/// The path of the generated Dockerfile of `s` as compose's `dockerfile`
-/// (relative to the build context, which is relative to the directory of
-/// compose.yaml); "" when it cannot be computed lexically: the context is
-/// absolute, a URL or climbs with "..".
-std::string dockerfileFromContext(const ir::Service &s) {
-  const std::string &context = s.buildContext;
-  if (context.empty() || context[0] == '/' ||
-      context.find("://") != std::string::npos || context.rfind("git@", 0) == 0)
-    return std::string();
-  std::string up;
-  for (const std::string &part : pathParts(context)) {
-    if (part == "..")
-      return std::string();
-    up += "../";
-  }
-  return up + serviceDockerfilePath(s);
-}
-
 /// A Dockerfile word: as is when it holds only characters no instruction
 /// treats specially, else double-quoted.
 std::string dockerWord(std::string_view s) {
@@ -597,10 +552,21 @@ std::string codegen::emitDockerfile(const ir::Module &m,
   std::string o;
   o += "# " + headerText(ctx) + "\n";
   o += "#\n";
-  o += "# The container image of the workflow " + commentText(m.workflow.name) +
-       ": FROM scratch, the static\n";
-  o += "# executable and a CA bundle, run as the non-root user " +
-       std::string(kUser) + ".\n";
+  const std::string &base = m.workflow.runnerImage;
+  if (base.empty()) {
+    o += "# The container image of the workflow " +
+         commentText(m.workflow.name) + ": FROM scratch, the static\n";
+    o += "# executable and a CA bundle, run as the non-root user " +
+         std::string(kUser) + ".\n";
+  } else {
+    o += "# The container image of the workflow " +
+         commentText(m.workflow.name) + ": the static executable and a\n";
+    o += "# CA bundle on the base image " + commentText(base) +
+         " (runner_image), which\n";
+    o += "# must have /bin/sh and what the tool nodes run; run as the "
+         "non-root user " +
+         std::string(kUser) + ".\n";
+  }
   o += "#\n";
   size_t width = std::max(name.size(), std::string_view(kCaBundle).size());
   auto item = [&](const std::string &file) {
@@ -616,7 +582,9 @@ std::string codegen::emitDockerfile(const ir::Module &m,
        "into DIR.)\n";
   o += "# Nothing else is needed: no /etc/passwd (the user is numeric), no "
        "RUN\n";
-  o += "# (there is no shell).\n";
+  o += base.empty() ? "# (there is no shell).\n"
+                    : "# (the build does not depend on the base image's "
+                      "shell).\n";
   o += "#   docker build -t " + imageName(ctx) + " .\n";
   o += "#   podman build -t " + imageName(ctx) + " .\n";
   o += "# COPY --chmod needs BuildKit (Docker's default builder) or buildah.\n";
@@ -630,7 +598,7 @@ std::string codegen::emitDockerfile(const ir::Module &m,
   o += "\n";
   o += "FROM scratch AS empty\n";
   o += "\n";
-  o += "FROM scratch\n";
+  o += "FROM " + (base.empty() ? std::string("scratch") : base) + "\n";
   o += "LABEL org.opencontainers.image.title=" + dockerQuote(m.workflow.name) +
        " \\\n";
   o += "      org.opencontainers.image.version=" +
@@ -665,20 +633,20 @@ std::string codegen::emitDockerfile(const ir::Module &m,
 std::string codegen::serviceDockerfilePath(const ir::Service &s) {
   if (!s.generatesDockerfile())
     return std::string();
-  return "services/" + composeKey(s.name) + "/Dockerfile";
+  return packagedServiceDir(s) + "/Dockerfile";
 }
 
 std::string codegen::emitServiceDockerfile(const ir::Service &s,
-                                           const EmitContext &ctx) {
+                                           const EmitContext &ctx,
+                                           ServiceImageContext where) {
   if (!s.generatesDockerfile())
     return std::string();
   // Sema made sure the program is a plain path inside the context.
-  std::vector<std::string> parts = pathParts(s.program);
-  std::string from;
-  for (const std::string &part : parts)
-    from += (from.empty() ? "" : "/") + part;
-  const std::string bin =
-      "/app/" + (parts.empty() ? std::string("program") : parts.back());
+  const bool packaged = where == ServiceImageContext::Packaged;
+  const std::string from =
+      packaged ? packagedProgramPath(s) : programInContext(s);
+  const std::string bin = "/" + packagedProgramPath(s);
+  const bool probe = packaged && usesHealthProbe(s);
   std::vector<std::string> exposed;
   for (const std::string &port : s.ports) {
     std::string p = containerPort(port);
@@ -687,12 +655,32 @@ std::string codegen::emitServiceDockerfile(const ir::Service &s,
   }
   std::string o;
   o += "# " + headerText(ctx) + "\n";
-  o += "# The image of service '" + commentText(s.name) +
-       "': FROM scratch with the program " + commentText(s.program) +
-       ", copied from the build context " + commentText(s.buildContext) + ".\n";
+  if (packaged) {
+    o += "# The image of service '" + commentText(s.name) +
+         "': FROM scratch with the program " + commentText(s.program) +
+         " of the build context " + commentText(s.buildContext) + ".\n";
+    o += "# Its build context is this directory: `iterc build --context DIR` "
+         "writes\n";
+    o += "# the program to " + from +
+         (probe ? std::string(" and the health probe to ") + kProbeFile
+                : std::string()) +
+         " beside this file.\n";
+    if (probe)
+      o += "# The probe is the workflow's static executable; compose runs "
+           "its\n# `__probe URL` command as the health check (exec form, no "
+           "shell).\n";
+  } else {
+    o += "# The image of service '" + commentText(s.name) +
+         "': FROM scratch with the program " + commentText(s.program) +
+         ", copied from the build context " + commentText(s.buildContext) +
+         ".\n";
+  }
   o += "# COPY --chmod needs BuildKit (Docker's default builder) or buildah.\n";
   o += "FROM scratch\n";
   o += "COPY --chmod=0555 " + from + " " + bin + "\n";
+  if (probe)
+    o += "COPY --chmod=0555 " + std::string(kProbeFile) + " " +
+         kProbeImagePath + "\n";
   o += "WORKDIR " + dockerWord(s.workdir.empty() ? "/app" : s.workdir) + "\n";
   o += "USER " + std::string(kUser) + "\n";
   if (!exposed.empty()) {
@@ -751,6 +739,12 @@ void emitHealthcheck(const ir::Service &s, std::string &o) {
   if (!h.command.empty()) {
     test.push_back("CMD");
     test.insert(test.end(), h.command.begin(), h.command.end());
+  } else if (usesHealthProbe(s)) {
+    test = probeHealthTest(s);
+    o += "    # HTTP health: the probe iterc put in the image, on the "
+         "container port " +
+         healthPort(s) + (s.ports.empty() ? " (none is declared)" : "") +
+         ".\n";
   } else {
     std::string url = "http://127.0.0.1:" + healthPort(s) + h.http;
     std::string q = shellQuote(url);
@@ -771,8 +765,7 @@ void emitHealthcheck(const ir::Service &s, std::string &o) {
 }
 
 void emitService(const ir::Module &m, const ir::Service &s,
-                 const EmitContext &ctx, const std::string &network,
-                 std::string &o) {
+                 const std::string &network, std::string &o) {
   if (isProgram(s)) {
     o += "  # " + commentText(s.name) + ": program " + commentText(s.program) +
          " is a process on the host, not a\n";
@@ -783,29 +776,24 @@ void emitService(const ir::Module &m, const ir::Service &s,
   if (!s.image.empty()) {
     o += "    image: " + composeQuote(s.image) + "\n";
   } else {
-    std::string generated = serviceDockerfilePath(s);
-    std::string fromContext = dockerfileFromContext(s);
-    if (!generated.empty()) {
-      o += "    # Built with the Dockerfile iterc generated, " + generated +
-           ": program\n";
-      o += "    # " + commentText(s.program) +
-           " from the build context, FROM scratch.\n";
-      if (fromContext.empty()) {
-        o += "    # The context is not below this directory, so the "
-             "Dockerfile is inlined\n";
-        o += "    # (dockerfile_inline needs Compose v2; docker-compose 1.x "
-             "rejects it).\n";
-      }
+    std::string packaged = packagedServiceDir(s);
+    if (!packaged.empty()) {
+      o += "    # Built from " + packaged +
+           "/: the Dockerfile iterc generated (FROM scratch),\n";
+      o += "    # the program " + commentText(s.program) + " of " +
+           commentText(s.buildContext) +
+           (usesHealthProbe(s) ? " and the health probe" : "") +
+           ", which `iterc build --context`\n";
+      o += "    # copies there.\n";
+      o += "    build:\n";
+      o += "      context: " + composeQuote(packaged) + "\n";
+      o += "      dockerfile: \"Dockerfile\"\n";
+    } else {
+      o += "    build:\n";
+      o += "      context: " + composeQuote(s.buildContext) + "\n";
+      if (!s.dockerfile.empty())
+        o += "      dockerfile: " + composeQuote(s.dockerfile) + "\n";
     }
-    o += "    build:\n";
-    o += "      context: " + composeQuote(s.buildContext) + "\n";
-    if (!s.dockerfile.empty())
-      o += "      dockerfile: " + composeQuote(s.dockerfile) + "\n";
-    else if (!generated.empty() && !fromContext.empty())
-      o += "      dockerfile: " + composeQuote(fromContext) + "\n";
-    else if (!generated.empty())
-      o += "      dockerfile_inline: " +
-           composeQuote(emitServiceDockerfile(s, ctx)) + "\n";
   }
   if (!s.command.empty())
     o += "    command: " + composeList(s.command) + "\n";
@@ -895,7 +883,7 @@ std::string codegen::emitCompose(const ir::Module &m, const EmitContext &ctx) {
   o += "    networks: [" + yamlQuote(network) + "]\n";
   emitDependsOn(m, m.workflow.services, "    ", o);
   for (const ir::Service &s : m.services)
-    emitService(m, s, ctx, network, o);
+    emitService(m, s, network, o);
   o += "networks:\n";
   o += "  " + yamlQuote(network) + ": {}\n";
   o += "volumes:\n";
@@ -1184,29 +1172,39 @@ std::string codegen::emitReadme(const ir::Module &m, const EmitContext &ctx) {
   const std::string runner = runnerKey(m, ctx);
   o += "## Container\n";
   o += "\n";
-  o += "The " + code("Dockerfile") + " builds a " + code("FROM scratch") +
-       " image: the static executable, a CA\n";
+  const std::string &base = m.workflow.runnerImage;
+  if (base.empty())
+    o += "The " + code("Dockerfile") + " builds a " + code("FROM scratch") +
+         " image: the static executable, a CA\n";
+  else
+    o += "The " + code("Dockerfile") + " builds an image on " + code(base) +
+         " (" + code("runner_image") + "): the static executable, a CA\n";
   o += "bundle and nothing else. It runs as the non-root user " + code(kUser) +
        ", keeps\n";
   o += "its runs on the volume " + code(kStoreDir) + " and works in " +
        code(kWorkspaceDir) + ". The build context is a\n";
   o += "directory holding the executable " + code(name) + " and " +
        code(kCaBundle) + "; " + code("iterc build --context DIR") + "\n";
-  o += "writes such a directory (the generated files, the executable and the "
+  o += "writes such a directory (the generated files, the executable, the "
        "host's\n";
-  o += "CA bundle):\n";
+  o += "CA bundle and what the services built here need):\n";
   o += "\n";
   bool hasTools = false;
   for (const ir::Node &n : m.workflow.nodes)
     hasTools = hasTools || n.kind == ir::NodeKind::Tool;
-  if (hasTools) {
+  if (hasTools && base.empty()) {
     o += "This workflow has tool nodes, which run their commands with " +
          code("/bin/sh") + " and\n";
     o += "the programs they name. A " + code("FROM scratch") +
          " image has neither: run it outside a\n";
-    o += "container, or build an image from one that has the tools (copy "
-         "the static\n";
-    o += "executable into it; nothing else is needed).\n";
+    o += "container, or name a base image that has them with " +
+         code("runner_image:") + " in the\n";
+    o += "workflow.\n";
+    o += "\n";
+  } else if (hasTools) {
+    o += "This workflow has tool nodes: their commands run with " +
+         code("/bin/sh") + " of " + code(base) + "\n";
+    o += "and the programs it has.\n";
     o += "\n";
   }
   o += "```sh\n";

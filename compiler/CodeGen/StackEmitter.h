@@ -16,6 +16,7 @@
 #define ITERC_CODEGEN_STACKEMITTER_H
 
 #include "CodeGen/EmitContext.h"
+#include "CodeGen/ServiceImage.h"
 #include "IR/Ir.h"
 
 #include <map>
@@ -33,10 +34,10 @@ std::string emitDockerfile(const ir::Module &m, const EmitContext &ctx);
 /// run in a container (`program` services run on the host and are listed in
 /// a comment only), all on one network named after the workflow; the runner
 /// gets ITERC_STACK=external (compose starts the services, the runner
-/// reaches them by name). Valid against the Compose Specification schema
-/// and accepted by docker-compose 1.x and Compose v2, except that a service
-/// whose generated Dockerfile must be inlined (its build context is not a
-/// plain relative path) uses `dockerfile_inline`, which needs Compose v2.
+/// reaches them by name). A packaged service (ServiceImage.h) is built from
+/// services/<name>/ and its HTTP health check runs the probe in exec form.
+/// Valid against the Compose Specification schema and accepted by
+/// docker-compose 1.x and Compose v2.
 std::string emitCompose(const ir::Module &m, const EmitContext &ctx);
 
 /// Where `iterc emit` writes the Dockerfile it generates for a `build`
@@ -46,12 +47,15 @@ std::string emitCompose(const ir::Module &m, const EmitContext &ctx);
 std::string serviceDockerfilePath(const ir::Service &s);
 
 /// The Dockerfile iterc generates for such a service: FROM scratch, the
-/// program copied from the build context into /app, run as the non-root
-/// user with the service's command; "" for any other service. The one
-/// source of this text: the emitted file, compose.yaml's
-/// `dockerfile_inline` and the C++ tables (ServiceInfo::
-/// generatedDockerfile) all use it.
-std::string emitServiceDockerfile(const ir::Service &s, const EmitContext &ctx);
+/// program copied into /app, run as the non-root user with the service's
+/// command; "" for any other service. `where` says where its files are
+/// (ServiceImage.h): in services/<name>/ (the emitted file, for compose,
+/// with the health probe when the service has an HTTP health check), or in
+/// the service's build context (the C++ tables, ServiceInfo::
+/// generatedDockerfile, for the container stack runtime).
+std::string emitServiceDockerfile(
+    const ir::Service &s, const EmitContext &ctx,
+    ServiceImageContext where = ServiceImageContext::Packaged);
 
 /// README.md: how to build and run this workflow, its variables, the
 /// environment it needs, exit codes, the container, nodes and graph.

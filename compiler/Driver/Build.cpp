@@ -23,6 +23,7 @@
 #include "Driver/BundleCmd.h"
 #include "Driver/Exit.h"
 #include "Driver/Pipeline.h"
+#include "Driver/ServiceContexts.h"
 
 #include <nlohmann/json.hpp>
 
@@ -86,7 +87,11 @@ const char *iterc::buildHelp =
     "                     manifest), the executable and a CA bundle (from\n"
     "                     $SSL_CERT_FILE or "
     "/etc/ssl/certs/ca-certificates.crt),\n"
-    "                     ready for 'docker build DIR' or 'podman build DIR'\n"
+    "                     ready for 'docker build DIR' or 'podman build DIR';\n"
+    "                     with what compose needs to build the services:\n"
+    "                     each 'build' context inside the workflow's\n"
+    "                     directory, and for a packaged 'program' its file\n"
+    "                     and the health probe in services/<name>/\n"
     "  --verbose          print the compiler command and the cache entry\n"
     "  --no-cache         build even when the cache holds the result\n"
     "\n"
@@ -782,6 +787,27 @@ int buildInput(Args &args, std::string &binary, std::string &program,
   return ExitOk;
 }
 
+/// The services' files of the build context (ServiceContexts.h). The
+/// source was checked by the build; it is parsed again here because a
+/// cached build does not parse it.
+bool writeBuiltServices(const Args &args, const std::string &binary,
+                        const std::string &program, std::string &error) {
+  std::optional<std::string> text =
+      args.sourceText ? args.sourceText : readSourceFile(args.file, error);
+  if (!text)
+    return false;
+  SourceManager sources;
+  DiagnosticEngine diags(sources);
+  unsigned id = sources.addBuffer(args.file, *text);
+  CompiledFile compiled = compileBuffer(sources, id, diags);
+  if (!compiled.module || diags.hasErrors()) {
+    error = "'" + args.file + "' no longer checks; build it again";
+    return false;
+  }
+  return driver::writeServiceContexts(*compiled.module, args.file, args.context,
+                                      binary, program, error);
+}
+
 } // namespace
 
 int iterc::runBuild(int argc, char **argv) {
@@ -797,7 +823,9 @@ int iterc::runBuild(int argc, char **argv) {
     std::string error;
     if (!copyFile(binaryFd, output, error) ||
         (!args.context.empty() &&
-         !writeContext(args.context, binary, binaryFd, error)))
+         // The services' probe is copied from the verified copy just written.
+         (!writeContext(args.context, binary, binaryFd, error) ||
+          !writeBuiltServices(args, output, program, error))))
       rc = ioError(error);
   }
   if (binaryFd >= 0)

@@ -268,6 +268,9 @@ struct Workflow {
   std::vector<Loop> loops;
   std::vector<std::string> services;  ///< Started before entry.
   std::vector<std::string> mcpServers;
+  /// `runner_image:`, the base of the runner's container image ("" for
+  /// FROM scratch).
+  std::string runnerImage;
   /// Nodes where parallel branches converge (explicit `await` or several
   /// distinct sources).
   std::vector<unsigned> convergencePoints;

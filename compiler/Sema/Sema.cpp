@@ -20,6 +20,7 @@
 #include "Sema/WorkdirPath.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <functional>
 #include <set>
@@ -1663,6 +1664,20 @@ void Sema::lowerMcpServer(const ast::NodeDecl &decl) {
 /// Why `program` cannot be the file a generated Dockerfile copies from the
 /// build context, or "" when it can: the path must stay inside the context
 /// and hold nothing a Dockerfile COPY would expand, split or match.
+/// An image reference the generated Dockerfile can name after FROM as is:
+/// [registry/]name[:tag][@digest], so letters, digits and `._-/:@` only,
+/// starting with a letter or digit.
+static bool isImageReference(std::string_view ref) {
+  if (ref.empty() || ref.size() > 255 ||
+      !std::isalnum(static_cast<unsigned char>(ref[0])))
+    return false;
+  return std::all_of(ref.begin(), ref.end(), [](char c) {
+    return (std::isalnum(static_cast<unsigned char>(c)) &&
+            static_cast<unsigned char>(c) < 0x80) ||
+           std::string_view("._-/:@").find(c) != std::string_view::npos;
+  });
+}
+
 static std::string packagedProgramProblem(std::string_view program) {
   if (program.front() == '/')
     return "it is absolute; name it relative to the build context";
@@ -1708,7 +1723,8 @@ void Sema::lowerService(const ast::NodeDecl &decl) {
   // (reported as such) still counts as present, so that the checks below
   // do not pile up on it.
   const Property *imageProp = nullptr, *buildProp = nullptr,
-                 *dockerfileProp = nullptr, *programProp = nullptr;
+                 *dockerfileProp = nullptr, *programProp = nullptr,
+                 *healthCommandProp = nullptr;
   bool invalidSource = false;
   auto wantSource = [&](const Property &p, std::string &out,
                         const Property *&given) {
@@ -1787,6 +1803,8 @@ void Sema::lowerService(const ast::NodeDecl &decl) {
         continue;
       ir::HealthCheck health;
       for (const Property &h : p.children) {
+        if (h.key.text == "command")
+          healthCommandProp = &h;
         int64_t ms = 0;
         if (h.key.text == "http") {
           if (wantString(h, health.http) && !health.http.empty() &&
@@ -1837,6 +1855,12 @@ void Sema::lowerService(const ast::NodeDecl &decl) {
                !problem.empty()) {
       report(programProp->value.range, diag::err_service_program_path)
           << svc.program << svc.name << svc.buildContext << problem;
+    } else if (healthCommandProp && svc.health &&
+               !svc.health->command.empty()) {
+      // The generated image holds the program and nothing else: no shell,
+      // no wget, no pg_isready for a health command to run.
+      report(healthCommandProp->key.range, diag::err_service_health_command)
+          << svc.name;
     }
   }
   module->services.push_back(std::move(svc));
@@ -2064,7 +2088,8 @@ void Sema::lowerWorkflow(const ast::WorkflowDecl &decl) {
   }
 
   static const std::vector<std::string_view> keys = {
-      "entry", "budget", "interaction", "mcp", "services", "no_progress"};
+      "entry",    "budget",      "interaction", "mcp",
+      "services", "no_progress", "runner_image"};
   const Property *entry = nullptr;
   for (const Property &p : decl.properties) {
     const std::string &key = p.key.text;
@@ -2098,6 +2123,10 @@ void Sema::lowerWorkflow(const ast::WorkflowDecl &decl) {
           report(p.value.range, diag::err_services_unknown) << wf.name << s;
     } else if (key == "no_progress") {
       lowerNoProgress(p);
+    } else if (key == "runner_image") {
+      if (wantString(p, wf.runnerImage) && !isImageReference(wf.runnerImage))
+        invalidValue(p, "an image reference such as "
+                        "\"docker.io/library/debian:12-slim\"");
     } else if (!handleUnsupported(p, "workflow")) {
       unknownProperty(p, "workflow '" + wf.name + "'", keys);
     }
@@ -2112,6 +2141,13 @@ void Sema::lowerWorkflow(const ast::WorkflowDecl &decl) {
   }
   for (const ast::NodeDecl *svc : serviceDecls)
     lowerService(*svc);
+  // Tool commands run with /bin/sh, which the default FROM-scratch runner
+  // image does not have: a note, since many runs never use the image.
+  if (wf.runnerImage.empty() &&
+      std::any_of(wf.nodes.begin(), wf.nodes.end(), [](const ir::Node &n) {
+        return n.kind == ir::NodeKind::Tool;
+      }))
+    report(decl.name.range, diag::note_tools_in_scratch_image) << wf.name;
 
   if (!entry) {
     report(decl.name.range, diag::err_missing_entry) << wf.name;

@@ -1139,6 +1139,8 @@ int dispatch(Ctx &ctx, const std::vector<std::string> &args) {
     return cmdReport(ctx, args);
   if (command == "graph")
     return cmdGraph(ctx, args);
+  if (command == "__probe") // Not listed: for generated service images.
+    return cmdProbe(ctx, args);
   if (command.size() > 1 && command[0] == '-') {
     std::string hint = closest(command, {"--help", "--version"});
     return usageError(

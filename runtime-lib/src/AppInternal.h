@@ -233,6 +233,9 @@ int cmdRun(Ctx &ctx, const std::vector<std::string> &args);
 int cmdResume(Ctx &ctx, const std::vector<std::string> &args);
 int cmdInspect(Ctx &ctx, const std::vector<std::string> &args);
 int cmdReport(Ctx &ctx, const std::vector<std::string> &args);
+/// The hidden `__probe URL [TIMEOUT_MS]` command (AppProbe.cpp): the health
+/// probe of the service images iterc generates.
+int cmdProbe(Ctx &ctx, const std::vector<std::string> &args);
 
 /// The Markdown report of a run (deterministic for a given record and log).
 std::string renderReport(const WorkflowDesc &wf, const RunRecord &record,

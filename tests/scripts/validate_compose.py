@@ -10,7 +10,10 @@ For each FILE:
   2. when `docker-compose` is installed, run `docker-compose -f FILE config -q`
      on a copy of FILE in a temporary directory where every relative local
      build context is created as an empty directory (compose refuses a
-     missing context; the real ones live next to the user's source).
+     missing context; the real ones live next to the user's source), or,
+     with --in-place, on FILE where it is, with no placeholder: every build
+     context must then exist beside it (an emitted or `iterc build --context`
+     directory checked as it is).
 
 Exit status: 0 when every file passes, 1 when one fails, 2 on a usage error
 or when a required Python module or the schema is missing.
@@ -81,7 +84,24 @@ def local_build_contexts(document):
     return contexts
 
 
-def check_docker_compose(path, document):
+def run_docker_compose(path, compose_file, cwd):
+    result = subprocess.run(
+        ["docker-compose", "-f", compose_file, "config", "-q"],
+        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        universal_newlines=True)
+    if result.returncode != 0:
+        for line in result.stdout.splitlines():
+            print("%s: docker-compose: %s" % (path, line))
+        print("%s: docker-compose config -q failed (exit %d)" % (path, result.returncode))
+        return False
+    print("%s: docker-compose config -q: ok" % path)
+    return True
+
+
+def check_docker_compose(path, document, in_place=False):
+    if in_place:
+        here = os.path.dirname(os.path.abspath(path))
+        return run_docker_compose(path, os.path.abspath(path), here)
     with tempfile.TemporaryDirectory(prefix="validate-compose-") as tmp:
         copy = os.path.join(tmp, "compose.yaml")
         shutil.copyfile(path, copy)
@@ -94,17 +114,7 @@ def check_docker_compose(path, document):
         if created:
             print("%s: docker-compose: placeholder build contexts: %s"
                   % (path, ", ".join(sorted(set(created)))))
-        result = subprocess.run(
-            ["docker-compose", "-f", copy, "config", "-q"],
-            cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            universal_newlines=True)
-        if result.returncode != 0:
-            for line in result.stdout.splitlines():
-                print("%s: docker-compose: %s" % (path, line))
-            print("%s: docker-compose config -q failed (exit %d)" % (path, result.returncode))
-            return False
-        print("%s: docker-compose config -q: ok" % path)
-        return True
+        return run_docker_compose(path, copy, tmp)
 
 
 def main():
@@ -114,6 +124,9 @@ def main():
                         help="the compose-spec JSON schema (default: %(default)s)")
     parser.add_argument("--no-docker-compose", action="store_true",
                         help="do not run docker-compose config even when installed")
+    parser.add_argument("--in-place", action="store_true",
+                        help="run docker-compose config beside each FILE, with "
+                        "no placeholder build contexts")
     parser.add_argument("files", nargs="+", metavar="FILE")
     args = parser.parse_args()
 
@@ -148,7 +161,7 @@ def main():
         file_ok = check_schema(path, document, validator)
         if file_ok:
             print("%s: compose-spec schema: ok" % path)
-        if use_compose and not check_docker_compose(path, document):
+        if use_compose and not check_docker_compose(path, document, args.in_place):
             file_ok = False
         ok = ok and file_ok
     print("validate_compose: %s" % ("all files valid" if ok else "INVALID"))
