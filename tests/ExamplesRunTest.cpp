@@ -654,6 +654,33 @@ TEST_CASE("e2e: ci_fix_loop: the tool fails, the agent fixes the code, the "
   CHECK(contains(readText(s.workspace + "/repo/calc.sh"), "$(($2 + $3))"));
 }
 
+TEST_CASE("e2e: assertion_first: the plan's assertions fail, are named, and "
+          "the informed retry meets them",
+          "[e2e]") {
+  Session s("assertion_first");
+  s.replayAll();
+  CHECK_SEQUENCE(s.nodes("node_started"), {"plan"}, {"execute"}, {"run"},
+                 {"proof"}, {"execute"}, {"run"}, {"proof"}, {"done"});
+  CHECK(s.loopIterations("fix") == 1);
+  // The first proof failed on exactly the two assertions the first
+  // attempt missed, each named as the planner named it.
+  Json firstProof;
+  for (const Json &e : s.ofType("node_finished"))
+    if (e.value("node_id", "") == "proof") {
+      firstProof = e["data"]["output"];
+      break;
+    }
+  REQUIRE(firstProof.is_object());
+  CHECK(firstProof["passed"] == false);
+  REQUIRE(firstProof["failures"].size() == 2);
+  CHECK(firstProof["failures"][0]["check"] == "greets the world");
+  CHECK(firstProof["failures"][0]["actual"] == "stdout: Hi, World\n");
+  CHECK(firstProof["failures"][1]["check"] == "records the greeting");
+  CHECK(firstProof["failures"][1]["actual"] == "no such file");
+  CHECK(s.output("proof")["passed"] == true);
+  CHECK(contains(readText(s.workspace + "/greeting.conf"), "greeting=Hello"));
+}
+
 TEST_CASE("e2e: plan_execute_critic: the critic rejects once, the informed "
           "re-plan passes",
           "[e2e]") {

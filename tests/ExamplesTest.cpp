@@ -63,6 +63,9 @@ TEST_CASE("the examples cover iterc's extensions", "[examples]") {
       {"examples/service_stack.iter", {"service api:", "services: [", "http:"}},
       {"examples/codegen_loop.iter", {": files", "write_files:", "verify "}},
       {"examples/classic_join.iter", {"mode: fan_out_all", "join "}},
+      {"examples/assertion_first.iter",
+       {"assertions: \"{{outputs.plan.assertions}}\"", "all(a in ",
+        "outputs.proof.failures", "as fix("}},
   };
   for (const Expect &e : expectations) {
     std::string text = readRepoFile(e.file);

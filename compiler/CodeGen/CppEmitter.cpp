@@ -286,7 +286,23 @@ public:
           return std::string(fn) + "(" + a + ", " + b + ")";
       bug("unknown binary operator " + e.op);
     }
+    case ir::Expr::Kind::Local: {
+      std::string name;
+      for (auto it = locals.rbegin(); it != locals.rend() && name.empty(); ++it)
+        if (it->first == e.var)
+          name = it->second;
+      if (name.empty())
+        bug("quantifier variable " + e.var + " outside its quantifier");
+      if (e.path.empty())
+        return name;
+      std::string segs;
+      for (size_t i = 0; i < e.path.size(); ++i)
+        segs += (i ? ", " : "") + str(e.path[i]);
+      return "member(" + name + ", {" + segs + "})";
+    }
     case ir::Expr::Kind::Call: {
+      if (!e.var.empty())
+        return quantifier(e);
       std::vector<std::string> args;
       for (const ir::ExprPtr &a : e.args)
         args.push_back(generate(*a));
@@ -313,6 +329,10 @@ public:
         arity(1);
         return e.op + "(" + args[0] + ")";
       }
+      if (e.op == "all" || e.op == "any") {
+        arity(1);
+        return e.op + "Of(" + args[0] + ")";
+      }
       if (e.op == "contains" || e.op == "join") {
         arity(2);
         return e.op + "(" + args[0] + ", " + args[1] + ")";
@@ -324,6 +344,25 @@ public:
   }
 
 private:
+  /// `all(x in list: cond)`: allOf(list, [&](const Value &q1_x) {...}); the
+  /// parameter is numbered by nesting depth so nested quantifiers never
+  /// shadow each other.
+  std::string quantifier(const ir::Expr &e) {
+    if (e.args.size() != 2)
+      bug("quantifier without a list and a condition");
+    std::string list = generate(*e.args[0]);
+    std::string param =
+        "q" + std::to_string(locals.size() + 1) + "_" + ident(e.var);
+    locals.emplace_back(e.var, param);
+    std::string body = generate(*e.args[1]);
+    locals.pop_back();
+    return e.op + "Of(" + list + ", [&](const Value &" + param +
+           ") { return Value(" + body + "); })";
+  }
+
+  /// Quantifier variables in scope (name, C++ parameter), innermost last.
+  std::vector<std::pair<std::string, std::string>> locals;
+
   std::string literal(const nlohmann::ordered_json &v) {
     switch (v.type()) {
     case nlohmann::ordered_json::value_t::null:
@@ -661,17 +700,47 @@ private:
     return name;
   }
 
+  /// A check's operands (ir::operandsOf): one function each and the
+  /// OperandInfo array naming them, `{}` when there are none.
+  std::string operands(const ir::ExprPtr &e, const std::string &name) {
+    std::vector<ir::ExprPtr> ops = ir::operandsOf(e);
+    if (ops.empty())
+      return "{}";
+    std::string items;
+    for (size_t i = 0; i < ops.size(); ++i) {
+      std::string text = ir::printExpr(*ops[i]);
+      std::string fn =
+          function(*ops[i], name + "_op" + std::to_string(i), text);
+      items += "{" + str(text) + ", " + fn + "},\n";
+    }
+    items.pop_back();
+    p.emit({{"name", name + "_operands"}, {"items", items}}, R"cc(
+      constexpr OperandInfo $name$[] = {
+        $items$
+      };
+    )cc");
+    return span(name + "_operands", ops.size());
+  }
+
+  /// `{name, source, fn}` of a check; a verify check (`withOperands`) also
+  /// names the operands its failure shows.
+  std::string checkInfo(const ir::Check &c, const std::string &fnName,
+                        bool withOperands) {
+    std::string fn = function(*c.expr, fnName, c.source);
+    std::string ops = withOperands ? operands(c.expr, fnName) : "{}";
+    return "{" + str(c.name) + ", " + str(c.source) + ", " + fn +
+           (ops == "{}" ? "" : ", " + ops) + "}";
+  }
+
   std::string checks(const std::vector<ir::Check> &list,
-                     const std::string &name) {
+                     const std::string &name, bool withOperands) {
     if (list.empty())
       return "{}";
     std::string items;
-    for (size_t i = 0; i < list.size(); ++i) {
-      std::string fn = function(*list[i].expr, name + "_" + ident(list[i].name),
-                                list[i].source);
-      items += "{" + str(list[i].name) + ", " + str(list[i].source) + ", " +
-               fn + "},\n";
-    }
+    for (size_t i = 0; i < list.size(); ++i)
+      items +=
+          checkInfo(list[i], name + "_" + ident(list[i].name), withOperands) +
+          ",\n";
     items.pop_back();
     p.emit({{"name", name}, {"items", items}}, R"cc(
       constexpr CheckInfo $name$[] = {
@@ -833,11 +902,13 @@ private:
         f.emplace_back("approval", "true");
     }
     if (!n.exprs.empty())
-      f.emplace_back("exprs", checks(n.exprs, k + "_compute"));
+      f.emplace_back("exprs", checks(n.exprs, k + "_compute", false));
     if (!n.checks.empty())
-      f.emplace_back("checks", checks(n.checks, k + "_check"));
+      f.emplace_back("checks", checks(n.checks, k + "_check", true));
     if (!n.httpChecks.empty())
       f.emplace_back("httpChecks", httpChecks(n, k + "_http"));
+    if (!n.assertions.empty())
+      f.emplace_back("assertions", tpl(n.assertions, k + "_assertions"));
     if (!n.require.empty())
       f.emplace_back("require", stringsSpan(k + "_require", n.require));
     if (!n.restart.empty())
@@ -872,10 +943,8 @@ private:
         std::string json;
         for (size_t j = 0; j < h.expectJson.size(); ++j) {
           const ir::Check &c = h.expectJson[j].second;
-          std::string fn =
-              function(*c.expr, k + "_json" + std::to_string(j), c.source);
-          json += "{" + str(h.expectJson[j].first) + ", {" + str(c.name) +
-                  ", " + str(c.source) + ", " + fn + "}},\n";
+          json += "{" + str(h.expectJson[j].first) + ", " +
+                  checkInfo(c, k + "_json" + std::to_string(j), true) + "},\n";
         }
         json.pop_back();
         p.emit({{"name", k + "_json"}, {"items", json}}, R"cc(

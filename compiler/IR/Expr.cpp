@@ -7,8 +7,10 @@
 //===----------------------------------------------------------------------===//
 #include "IR/Expr.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <functional>
+#include <set>
 
 using namespace iterc;
 using namespace iterc::ir;
@@ -22,6 +24,8 @@ const std::vector<BuiltinFunction> &ir::builtinFunctions() {
       {"join", 2, 2, "join(list, separator)"},
       {"if", 3, 3, "if(condition, then, else)"},
       {"exists", 1, 1, "exists(path)"},
+      {"all", 1, 1, "all(list) or all(x in list: condition)"},
+      {"any", 1, 1, "any(list) or any(x in list: condition)"},
   };
   return table;
 }
@@ -36,7 +40,18 @@ const BuiltinFunction *ir::findBuiltin(std::string_view name) {
 namespace {
 
 struct Token {
-  enum Kind { End, Number, String, Name, Op, LParen, RParen, Comma, Dot };
+  enum Kind {
+    End,
+    Number,
+    String,
+    Name,
+    Op,
+    LParen,
+    RParen,
+    Comma,
+    Dot,
+    Colon
+  };
   Kind kind = End;
   std::string text;
   size_t begin = 0, end = 0;
@@ -128,10 +143,11 @@ private:
         t.kind = Token::Name;
         t.text = std::string(text.substr(i, j - i));
         i = j;
-      } else if (c == '(' || c == ')' || c == ',' || c == '.') {
+      } else if (c == '(' || c == ')' || c == ',' || c == '.' || c == ':') {
         t.kind = c == '('   ? Token::LParen
                  : c == ')' ? Token::RParen
                  : c == ',' ? Token::Comma
+                 : c == ':' ? Token::Colon
                             : Token::Dot;
         t.text = std::string(1, c);
         ++i;
@@ -275,6 +291,10 @@ private:
       e->literal = nullptr;
       return e;
     }
+    if (cur().kind == Token::LParen && (t.text == "all" || t.text == "any") &&
+        pos + 2 < tokens.size() && tokens[pos + 1].kind == Token::Name &&
+        tokens[pos + 2].kind == Token::Name && tokens[pos + 2].text == "in")
+      return parseQuantifier(t, e);
     if (cur().kind == Token::LParen) {
       ++pos;
       e->kind = Expr::Kind::Call;
@@ -312,6 +332,14 @@ private:
       ++pos;
     }
     e->range = rangeOf(t.begin, end);
+    for (auto it = bound.rbegin(); it != bound.rend(); ++it) {
+      if (segments[0] != *it)
+        continue;
+      e->kind = Expr::Kind::Local;
+      e->var = segments[0];
+      e->path.assign(segments.begin() + 1, segments.end());
+      return e;
+    }
     static const std::pair<const char *, RefNamespace> namespaces[] = {
         {"vars", RefNamespace::Vars},
         {"input", RefNamespace::Input},
@@ -332,6 +360,47 @@ private:
     return e;
   }
 
+  /// `all(x in list: cond)`: `t` is the name, `e` the node to fill; the
+  /// current token is '('.
+  ExprPtr parseQuantifier(const Token &t, const std::shared_ptr<Expr> &e) {
+    ++pos; // (
+    const Token &var = cur();
+    static const char *reserved[] = {"vars", "input", "outputs", "artifacts",
+                                     "loop", "run",   "true",    "false",
+                                     "null", "in"};
+    for (const char *r : reserved)
+      if (var.text == r)
+        return fail("'" + var.text +
+                        "' cannot name the element of a quantifier; choose "
+                        "another name",
+                    var);
+    e->kind = Expr::Kind::Call;
+    e->op = t.text;
+    e->var = var.text;
+    pos += 2; // name in
+    ExprPtr list = parseBinary(0);
+    if (!list)
+      return nullptr;
+    if (cur().kind != Token::Colon)
+      return fail("expected ':' before the condition of '" + t.text + "(" +
+                      var.text + " in ...: condition)'",
+                  cur());
+    ++pos;
+    bound.push_back(var.text);
+    ExprPtr body = parseBinary(0);
+    bound.pop_back();
+    if (!body)
+      return nullptr;
+    if (cur().kind != Token::RParen)
+      return fail("expected ')' after the condition of '" + t.text + "'",
+                  cur());
+    e->range = e->range.merge(rangeOf(cur().begin, cur().end));
+    ++pos;
+    e->args = {list, body};
+    return e;
+  }
+
+  std::vector<std::string> bound; ///< Quantifier variables, innermost last.
   std::string_view text;
   uint32_t base;
   bool exact;
@@ -374,7 +443,16 @@ std::string ir::printExpr(const Expr &expr) {
   case Expr::Kind::Binary:
     return "(" + printExpr(*expr.args[0]) + " " + expr.op + " " +
            printExpr(*expr.args[1]) + ")";
+  case Expr::Kind::Local: {
+    std::string out = expr.var;
+    for (const std::string &seg : expr.path)
+      out += "." + seg;
+    return out;
+  }
   case Expr::Kind::Call: {
+    if (!expr.var.empty() && expr.args.size() == 2)
+      return expr.op + "(" + expr.var + " in " + printExpr(*expr.args[0]) +
+             ": " + printExpr(*expr.args[1]) + ")";
     std::string out = expr.op + "(";
     for (size_t i = 0; i < expr.args.size(); ++i)
       out += (i ? ", " : "") + printExpr(*expr.args[i]);
@@ -398,4 +476,47 @@ void ir::forEachCall(const Expr &expr,
     fn(expr);
   for (const ExprPtr &arg : expr.args)
     forEachCall(*arg, fn);
+}
+
+/// The expression reads the element of a quantifier around it (and so has
+/// no value on its own); `bound` are the quantifiers inside it.
+static bool readsLocal(const Expr &e, std::vector<std::string> &bound) {
+  if (e.kind == Expr::Kind::Local)
+    return std::find(bound.begin(), bound.end(), e.var) == bound.end();
+  bool quantifier = e.kind == Expr::Kind::Call && !e.var.empty();
+  for (size_t i = 0; i < e.args.size(); ++i) {
+    bool inBody = quantifier && i == 1;
+    if (inBody)
+      bound.push_back(e.var);
+    bool reads = readsLocal(*e.args[i], bound);
+    if (inBody)
+      bound.pop_back();
+    if (reads)
+      return true;
+  }
+  return false;
+}
+
+static bool readsLocal(const Expr &e) {
+  std::vector<std::string> bound;
+  return readsLocal(e, bound);
+}
+
+std::vector<ExprPtr> ir::operandsOf(const ExprPtr &expr, size_t max) {
+  std::vector<ExprPtr> out;
+  std::set<std::string> seen;
+  std::function<void(const ExprPtr &, bool)> visit = [&](const ExprPtr &e,
+                                                         bool root) {
+    if (!e || out.size() >= max)
+      return;
+    bool operand = (e->kind == Expr::Kind::Path ||
+                    (e->kind == Expr::Kind::Call && !root)) &&
+                   !readsLocal(*e);
+    if (operand && seen.insert(printExpr(*e)).second)
+      out.push_back(e);
+    for (const ExprPtr &arg : e->args)
+      visit(arg, false);
+  };
+  visit(expr, true);
+  return out;
 }

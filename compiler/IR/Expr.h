@@ -12,8 +12,12 @@
 //   mul     ::= unary (('*' | '/' | '%') unary)*
 //   unary   ::= ('!' | '-') unary | primary
 //   primary ::= number | string | 'true' | 'false' | 'null'
+//             | ('all' | 'any') '(' name 'in' expr ':' expr ')'
 //             | name '(' [expr (',' expr)*] ')' | path | '(' expr ')'
 //   path    ::= name ('.' name)*      (a bare name means input.<name>)
+//
+// Inside a quantifier `all(x in list: cond)`, a path starting with `x`
+// reads the element being tested (Kind::Local).
 //
 // Expressions are parsed at compile time and lowered to C++; nothing is
 // parsed when a workflow runs.
@@ -38,13 +42,17 @@ struct Expr;
 using ExprPtr = std::shared_ptr<const Expr>;
 
 struct Expr {
-  enum class Kind { Literal, Path, Unary, Binary, Call };
+  enum class Kind { Literal, Path, Unary, Binary, Call, Local };
   Kind kind = Kind::Literal;
   nlohmann::ordered_json literal;       ///< Literal
   RefNamespace ns = RefNamespace::Input; ///< Path
   std::vector<std::string> path;        ///< Path: segments after ns
   bool implicitInput = false;           ///< Path written as a bare name
   std::string op;                       ///< Unary/Binary operator, Call name
+  /// Call of a quantifier: the variable bound to each element (args are
+  /// the list and the condition); Local: the variable read (path: the
+  /// segments after it).
+  std::string var;
   std::vector<ExprPtr> args;            ///< Operands / call arguments
   SourceRange range;
 };
@@ -71,6 +79,12 @@ ExprPtr parseExpr(std::string_view text, uint32_t base, bool exact,
 
 /// Canonical text of an expression (fully parenthesised where needed).
 std::string printExpr(const Expr &expr);
+
+/// The parts of a check worth showing when it fails: every distinct path
+/// and call (not the whole expression when it is itself a call), in the
+/// order written, at most `max`. `length(failed) == 2` gives
+/// `length(failed)` and `failed`.
+std::vector<ExprPtr> operandsOf(const ExprPtr &expr, size_t max = 8);
 
 /// Calls `fn` on every path in the expression.
 void forEachPath(const Expr &expr, const std::function<void(const Expr &)> &fn);

@@ -100,8 +100,8 @@ struct HttpCheck {
   std::vector<std::pair<std::string, Template>> headers;
   int64_t expectStatus = 200;
   std::optional<std::string> expectBodyContains;
-  /// `expect_json:` entries: a dotted field path and an expression over
-  /// `value` that must be true.
+  /// `expect_json:` entries: a check name and an expression over the parsed
+  /// body (bare names are its fields) that must be true.
   std::vector<std::pair<std::string, Check>> expectJson;
   int64_t timeoutMs = 10000;
   SourceRange range;
@@ -167,6 +167,8 @@ struct Node {
   // Verify.
   std::vector<Check> checks;
   std::vector<HttpCheck> httpChecks;
+  /// Verify: `assertions:`, one reference to a list written at run time.
+  Template assertions;
 
   // Join (classic): the strategy is `await`.
   std::vector<std::string> require;

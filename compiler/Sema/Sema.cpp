@@ -351,6 +351,10 @@ ir::ExprPtr Sema::makeExpr(const Value &v) {
       return;
     }
     int n = call.args.size();
+    // A quantifier `all(x in list: cond)` has its own shape (the parser
+    // checked it).
+    if (!call.var.empty())
+      return;
     if (n < fn->minArgs || (fn->maxArgs >= 0 && n > fn->maxArgs)) {
       std::string want =
           fn->minArgs == fn->maxArgs
@@ -1476,9 +1480,8 @@ void Sema::lowerNode(const ast::NodeDecl &decl, ir::Node &node) {
 
   if (kw == "verify") {
     node.kind = ir::NodeKind::Verify;
-    static const std::vector<std::string_view> keys = {"input", "publish",
-                                                       "await", "checks",
-                                                       "http"};
+    static const std::vector<std::string_view> keys = {
+        "input", "publish", "await", "checks", "http", "assertions"};
     for (const Property &p : decl.properties) {
       const std::string &key = p.key.text;
       if (key == "checks") {
@@ -1594,13 +1597,24 @@ void Sema::lowerNode(const ast::NodeDecl &decl, ir::Node &node) {
                 << http.name << "it needs a 'service' or a 'url'";
           node.httpChecks.push_back(std::move(http));
         }
+      } else if (key == "assertions") {
+        std::string source;
+        if (wantString(p, source)) {
+          node.assertions = makeTemplate(p.value);
+          // The list comes from an earlier node; a literal would be
+          // assertions written in the file, which `checks:` already are.
+          if (!node.assertions.isSingleRef())
+            report(p.value.range, diag::err_verify_assertions)
+                << node.name << source;
+        }
       } else if (key == "input" || key == "publish" || key == "await") {
         lowerAgentLike(decl, node, p);
       } else {
         unknown(p, keys);
       }
     }
-    if (node.checks.empty() && node.httpChecks.empty())
+    if (node.checks.empty() && node.httpChecks.empty() &&
+        node.assertions.empty())
       report(decl.name.range, diag::err_verify_no_checks) << node.name;
     return;
   }
@@ -2809,6 +2823,7 @@ void Sema::checkRefs() {
     for (const ir::Check &c : node.exprs)
       if (c.expr)
         exprSites.push_back({c.expr, int(node.index), in, true, what});
+    addRefs(node.assertions, node.index, in, true, what);
     for (const ir::HttpCheck &h : node.httpChecks) {
       addRefs(h.url, node.index, in, true, what);
       addRefs(h.path, node.index, in, true, what);

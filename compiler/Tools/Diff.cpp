@@ -654,6 +654,8 @@ public:
         addExpr(p + "expect_json." + field, check);
       add(p + "timeout", duration(h.timeoutMs), h.range);
     }
+    if (!n.assertions.empty())
+      add("assertions", quote(n.assertions.source), at({"assertions"}));
     add("require", wordList(n.require), at({"require"}));
     return e;
   }

@@ -128,6 +128,48 @@ std::string eventLine(const Event &e) {
 // The report
 //===----------------------------------------------------------------------===//
 
+/// Text as a Markdown code span on one line, cut to `max`.
+std::string codeSpan(const std::string &text, size_t max = 200) {
+  std::string out = clip(text, max);
+  std::replace(out.begin(), out.end(), '`', '\'');
+  return "`" + out + "`";
+}
+
+/// A failed verify node's output: "failed: N checks" for the timeline, and
+/// one list item per failure for the "Verify failures" section. Nothing
+/// when the output is not a failed verify (the log is read from disk, so
+/// every field is checked, never trusted).
+bool verifyFailures(const Json &output, std::string &outcome,
+                    std::vector<std::string> &items) {
+  if (!output.is_object())
+    return false;
+  auto passed = output.find("passed");
+  if (passed == output.end() || !passed->is_boolean() || passed->get<bool>())
+    return false;
+  auto failures = output.find("failures");
+  size_t n =
+      failures != output.end() && failures->is_array() ? failures->size() : 0;
+  outcome = "failed: " + std::to_string(n) + " check" + (n == 1 ? "" : "s");
+  auto text = [](const Json &f, const char *key) {
+    auto it = f.find(key);
+    if (it == f.end())
+      return std::string();
+    return it->is_string() ? it->get<std::string>() : dumpJson(*it);
+  };
+  const size_t shown = 10;
+  for (size_t i = 0; i < n && i < shown; ++i) {
+    const Json &f = (*failures)[i];
+    if (!f.is_object())
+      continue;
+    items.push_back(codeSpan(text(f, "check"), 80) + ": expected " +
+                    codeSpan(text(f, "expected")) + ", actual " +
+                    codeSpan(text(f, "actual")));
+  }
+  if (n > shown)
+    items.push_back("and " + std::to_string(n - shown) + " more");
+  return true;
+}
+
 struct Row {
   std::string node;
   std::string kind;
@@ -167,6 +209,7 @@ std::string iterc::rt::app::renderReport(const WorkflowDesc &wf,
   };
   std::map<std::string, LoopStat> loops;
   std::vector<std::string> warnings, errors, interactions;
+  std::string verifyMd; ///< The "Verify failures" section's list.
   int64_t tokensIn = 0, tokensOut = 0;
   double cost = 0;
   std::string finalNode;
@@ -211,6 +254,17 @@ std::string iterc::rt::app::renderReport(const WorkflowDesc &wf,
         Row &row = rows[it->second];
         row.endMs = offset(e);
         row.open = false;
+        std::string failed;
+        std::vector<std::string> items;
+        int n = nodes.find(e.nodeId);
+        if (n >= 0 && wf.nodes[size_t(n)].kind == NodeKind::Verify &&
+            verifyFailures(d.value("output", Json()), failed, items)) {
+          row.outcome = failed;
+          verifyMd +=
+              "- #" + std::to_string(it->second + 1) + " `" + row.node + "`:\n";
+          for (const std::string &item : items)
+            verifyMd += "  - " + item + "\n";
+        }
         if (row.outcome.empty())
           row.outcome = "ok";
         openRow.erase(it);
@@ -337,6 +391,9 @@ std::string iterc::rt::app::renderReport(const WorkflowDesc &wf,
     md += "None.\n";
   for (const std::string &w : warnings)
     md += "- " + w + "\n";
+
+  if (!verifyMd.empty())
+    md += "\n## Verify failures\n\n" + verifyMd;
 
   md += "\n## Errors\n\n";
   if (errors.empty())

@@ -20,7 +20,9 @@
 
 #include "iterc/rt/Scope.h"
 
+#include "Assertions.h"
 #include "InvalidReply.h"
+#include "Verify.h"
 
 #include <algorithm>
 #include <atomic>
@@ -302,6 +304,9 @@ private:
   struct Next {
     int node = -1;
     Json input;
+    /// Why the edge was taken when a loop's cap left it as the way out
+    /// ("loop 'fix' reached its cap (3) at 'checks'; last failures: ...").
+    std::string afterLoop;
   };
 
   // Setup.
@@ -1265,12 +1270,7 @@ Expected<Json> Engine::Impl::runVerify(State &st, int node, const Json &input) {
   const NodeDesc &n = wf.nodes[node];
   RunScope scope(*this, st, input);
   Json failures = Json::array();
-  for (const CheckDesc &c : n.checks) {
-    Json value = c.fn ? c.fn(scope) : Json();
-    if (!expr::truthy(value))
-      failures.push_back(
-          {{"check", c.name}, {"expected", c.source}, {"actual", value}});
-  }
+  verify::runChecks(n.checks, scope, failures);
   for (const HttpCheckDesc &h : n.httpChecks) {
     std::string url;
     if (!h.service.empty()) {
@@ -1283,12 +1283,10 @@ Expected<Json> Engine::Impl::runVerify(State &st, int node, const Json &input) {
           ep = st.stack->endpoint(h.service);
       }
       if (!ep) {
-        failures.push_back(
-            {{"check", h.name},
-             {"expected", "service '" + h.service + "' running"},
-             {"actual", !running ? "no stack is running"
-                                 : "the service is not running or has no "
-                                   "port"}});
+        failures.push_back(verify::failure(
+            h.name, "service '" + h.service + "' running",
+            !running ? "no stack is running"
+                     : "the service is not running or has no port"));
         continue;
       }
       url = ep->baseUrl() + renderText(h.path, scope);
@@ -1296,9 +1294,8 @@ Expected<Json> Engine::Impl::runVerify(State &st, int node, const Json &input) {
       url = renderText(h.url, scope) + renderText(h.path, scope);
     }
     if (!deps.http) {
-      failures.push_back({{"check", h.name},
-                          {"expected", "an HTTP client"},
-                          {"actual", "none configured"}});
+      failures.push_back(
+          verify::failure(h.name, "an HTTP client", "none configured"));
       continue;
     }
     HttpRequest request;
@@ -1311,47 +1308,33 @@ Expected<Json> Engine::Impl::runVerify(State &st, int node, const Json &input) {
     Expected<HttpResponse> response = deps.http->send(request);
     if (!response) {
       failures.push_back(
-          {{"check", h.name},
-           {"expected", "HTTP " + std::to_string(h.expectStatus)},
-           {"actual", response.error().message}});
+          verify::failure(h.name, "HTTP " + std::to_string(h.expectStatus),
+                          response.error().message));
       continue;
     }
-    if (response->status != h.expectStatus)
-      failures.push_back(
-          {{"check", h.name},
-           {"expected", "HTTP " + std::to_string(h.expectStatus)},
-           {"actual", "HTTP " + std::to_string(response->status)}});
-    if (h.expectBodyContains &&
-        response->body.find(*h.expectBodyContains) == std::string::npos)
-      failures.push_back(
-          {{"check", h.name},
-           {"expected", "body containing '" + *h.expectBodyContains + "'"},
-           {"actual", response->body.substr(0, 200)}});
-    if (!h.expectJson.empty()) {
-      std::optional<Json> body = parseJson(response->body);
-      for (const auto &[field, check] : h.expectJson) {
-        std::vector<std::string> path;
-        size_t start = 0;
-        while (true) {
-          size_t dot = field.find('.', start);
-          path.push_back(field.substr(start, dot == std::string::npos
-                                                 ? std::string::npos
-                                                 : dot - start));
-          if (dot == std::string::npos)
-            break;
-          start = dot + 1;
-        }
-        std::optional<Json> value =
-            body ? drill(*body, path, 0) : std::optional<Json>();
-        JsonScope valueScope;
-        valueScope.input["value"] = value ? *value : Json();
-        Json ok = check.fn ? check.fn(valueScope) : Json(false);
-        if (!expr::truthy(ok))
-          failures.push_back({{"check", h.name + "." + field},
-                              {"expected", check.source},
-                              {"actual", value ? *value : Json()}});
+    verify::checkResponse(h, *response, scope, failures);
+  }
+  if (!n.assertions.empty()) {
+    verify::AssertionEnv env;
+    env.scope = &scope;
+    env.workspace = st.workspace;
+    env.http = deps.http;
+    env.serviceUrl = [&st](const std::string &service,
+                           std::string &why) -> std::optional<std::string> {
+      std::lock_guard<std::mutex> lock(st.stackMutex);
+      if (!st.stack) {
+        why = "no stack is running";
+        return std::nullopt;
       }
-    }
+      // Only the workflow's own services: endpoint() knows no other name.
+      std::optional<Endpoint> ep = st.stack->endpoint(service);
+      if (!ep) {
+        why = "'" + service + "' is not a running service of the workflow";
+        return std::nullopt;
+      }
+      return ep->baseUrl();
+    };
+    verify::checkAssertions(renderValue(n.assertions, scope), env, failures);
   }
   Json output;
   output["passed"] = failures.empty();
@@ -1491,6 +1474,7 @@ Engine::Impl::selectEdge(State &st, const std::string &branch, int node,
   RunScope scope(*this, st, subject);
   int chosen = -1, fallback = -1;
   std::string exhausted;
+  int64_t exhaustedCap = 0;
   std::vector<int> unconditional;
   for (int ei : out[node]) {
     const EdgeDesc &e = wf.edges[ei];
@@ -1529,8 +1513,10 @@ Engine::Impl::selectEdge(State &st, const std::string &branch, int node,
       }
       std::lock_guard<RunMutex> lock(st.mutex);
       if (st.loopCounter[size_t(e.loop)] >= cap) {
-        if (exhausted.empty())
+        if (exhausted.empty()) {
           exhausted = loop.name;
+          exhaustedCap = cap;
+        }
         continue;
       }
     }
@@ -1559,11 +1545,21 @@ Engine::Impl::selectEdge(State &st, const std::string &branch, int node,
   }
   if (chosen < 0)
     chosen = fallback;
+  // Which loop gave up, and what it was trying to fix: a verify node's
+  // failures, so that the final error says what still fails.
+  std::string gaveUp, lastFailures;
+  if (!exhausted.empty()) {
+    gaveUp = "loop '" + exhausted + "' reached its cap (" +
+             std::to_string(exhaustedCap) + ") at '" + n.name + "'";
+    if (n.kind == NodeKind::Verify && output.is_object())
+      if (std::string last = verify::summary(output.value("failures", Json()));
+          !last.empty())
+        lastFailures = "; last failures: " + last;
+  }
   if (chosen < 0) {
     if (!exhausted.empty())
       return Error(ErrorCode::LoopExhausted,
-                   "loop '" + exhausted + "' reached its cap at '" + n.name +
-                       "' and no other edge applies");
+                   gaveUp + " and no other edge applies" + lastFailures);
     return Error(ErrorCode::NoOutgoingEdge,
                  "no edge out of '" + n.name + "' applies to its output");
   }
@@ -1627,6 +1623,7 @@ Engine::Impl::selectEdge(State &st, const std::string &branch, int node,
   emit(st, branch, "edge_selected", n.name, std::move(data));
   Next next;
   next.node = e.to;
+  next.afterLoop = gaveUp.empty() ? "" : gaveUp + lastFailures;
   if (e.with.empty()) {
     next.input = e.to == node ? input : Json::object();
   } else {
@@ -1840,6 +1837,7 @@ std::optional<Error> Engine::Impl::storeError(State &st) {
 Engine::Impl::Stop Engine::Impl::walk(State &st, const std::string &branch,
                                       int node, Json input, int stopAt,
                                       int *lastNode) {
+  std::string afterLoop; // How the walk came here, when a loop gave up.
   for (;;) {
     if (node == stopAt) {
       Stop stop;
@@ -1880,7 +1878,10 @@ Engine::Impl::Stop Engine::Impl::walk(State &st, const std::string &branch,
       stop.status =
           n.kind == NodeKind::Done ? RunStatus::Finished : RunStatus::Failed;
       if (n.kind == NodeKind::Fail)
-        stop.error = Error(ErrorCode::FailNode, "the workflow reached 'fail'");
+        stop.error =
+            Error(ErrorCode::FailNode,
+                  "the workflow reached 'fail'" +
+                      (afterLoop.empty() ? "" : " after " + afterLoop));
       stop.node = n.name;
       return stop;
     }
@@ -2032,6 +2033,7 @@ Engine::Impl::Stop Engine::Impl::walk(State &st, const std::string &branch,
     }
     node = next->node;
     input = next->input;
+    afterLoop = next->afterLoop;
   }
 }
 

@@ -181,6 +181,15 @@ Value gen::exists(const Scope &scope, const Value &relativePath) {
   return wrap(expr::exists(scope, J(relativePath)));
 }
 
+Value gen::member(const Value &v,
+                  std::initializer_list<const char *> segments) {
+  std::vector<std::string> p(segments.begin(), segments.end());
+  return wrap(expr::member(J(v), p));
+}
+
+Value gen::allOf(const Value &list) { return wrap(expr::all(J(list))); }
+Value gen::anyOf(const Value &list) { return wrap(expr::any(J(list))); }
+
 //===----------------------------------------------------------------------===//
 // Schema decoding
 //===----------------------------------------------------------------------===//
@@ -360,7 +369,10 @@ ExprFn fn(gen::ExprFn f) {
 }
 
 CheckDesc check(const gen::CheckInfo &c) {
-  return CheckDesc{str(c.name), str(c.source), fn(c.fn)};
+  CheckDesc d{str(c.name), str(c.source), fn(c.fn)};
+  for (const gen::OperandInfo &op : c.operands)
+    d.operands.push_back({str(op.text), fn(op.fn)});
+  return d;
 }
 
 std::vector<CheckDesc> checks(gen::Span<gen::CheckInfo> list) {
@@ -431,6 +443,7 @@ NodeDesc node(const gen::NodeInfo &n, size_t schemaCount) {
     c.timeoutMs = h.timeoutMs;
     d.httpChecks.push_back(std::move(c));
   }
+  d.assertions = tpl(n.assertions);
   d.require = strings(n.require);
   d.restart = strings(n.restart);
   return d;

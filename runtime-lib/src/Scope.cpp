@@ -301,3 +301,35 @@ Json expr::exists(const Scope &scope, const Json &relativePath) {
   struct stat st;
   return ::stat(full.c_str(), &st) == 0;
 }
+
+Json expr::member(const Json &v, const std::vector<std::string> &path) {
+  std::optional<Json> found = drill(v, path, 0);
+  return found ? *found : Json();
+}
+
+Json expr::all(const Json &list,
+               const std::function<Json(const Json &)> &cond) {
+  if (!list.is_array())
+    return false;
+  for (const Json &x : list)
+    if (!truthy(cond(x)))
+      return false;
+  return true;
+}
+
+Json expr::any(const Json &list,
+               const std::function<Json(const Json &)> &cond) {
+  if (!list.is_array())
+    return false;
+  for (const Json &x : list)
+    if (truthy(cond(x)))
+      return true;
+  return false;
+}
+
+Json expr::all(const Json &list) {
+  return all(list, [](const Json &x) { return x; });
+}
+Json expr::any(const Json &list) {
+  return any(list, [](const Json &x) { return x; });
+}

@@ -930,6 +930,24 @@ TEST_CASE("app: inspect lists runs and shows one with its events", "[app]") {
   CHECK(contains(unknown.err, "did you mean 'first'?"));
 }
 
+TEST_CASE("app: report shows a failed verify as failed, with its failures",
+          "[app]") {
+  WorkflowDesc wf = loopWf(1, 0);
+  TempDir tmp;
+  std::string store = tmp / "store";
+  REQUIRE(cli(wf, {"run", "--store-dir", store, "--run-id", "v"}).code == 5);
+  CliResult r = cli(wf, {"report", "--store-dir", store, "--run-id", "v"});
+  CHECK(r.code == 0);
+  CHECK(contains(r.out, "| failed: 1 check -> check |"));
+  CHECK(contains(r.out, "| failed: 1 check |"));
+  CHECK_FALSE(contains(r.out, "| ok"));
+  CHECK(contains(r.out, "## Verify failures\n\n"
+                        "- #1 `check`:\n"
+                        "  - `ok`: expected `false`, actual `false`\n"
+                        "- #2 `check`:\n"
+                        "  - `ok`: expected `false`, actual `false`\n"));
+}
+
 TEST_CASE("app: report is deterministic Markdown with every section", "[app]") {
   WorkflowDesc wf = loopWf(2, 0);
   TempDir tmp;

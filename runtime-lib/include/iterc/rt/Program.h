@@ -111,6 +111,31 @@ Value unique(const Value &a);
 Value contains(const Value &haystack, const Value &needle);
 Value join(const Value &list, const Value &separator);
 Value exists(const Scope &scope, const Value &relativePath);
+/// The value at `segments` inside `v` (object keys, array indices as
+/// digits); null when absent.
+Value member(const Value &v, std::initializer_list<const char *> segments);
+/// Quantifiers: every element (at least one element) of a list is true. A
+/// value that is not a list gives false for both; all of [] is true.
+Value allOf(const Value &list);
+Value anyOf(const Value &list);
+/// ...with a condition per element: `all(x in list: cond)` is
+/// allOf(list, [&](const Value &x) { return cond; }).
+template <typename Cond> Value allOf(const Value &list, Cond cond) {
+  if (!list.isArray())
+    return Value(false);
+  for (size_t i = 0; i < list.size(); ++i)
+    if (!truthy(cond(list.at(i))))
+      return Value(false);
+  return Value(true);
+}
+template <typename Cond> Value anyOf(const Value &list, Cond cond) {
+  if (!list.isArray())
+    return Value(false);
+  for (size_t i = 0; i < list.size(); ++i)
+    if (truthy(cond(list.at(i))))
+      return Value(true);
+  return Value(false);
+}
 
 // Decoding helpers for generated schema types. Each reads `object[field]`
 // into `out`, or appends "field 'x': ..." to `errors` and leaves `out` as it
@@ -188,10 +213,17 @@ struct SchemaInfo {
   ValidateFn validate = nullptr;
 };
 
+/// A path or call of a check, shown with its value when the check fails.
+struct OperandInfo {
+  const char *text = nullptr;
+  ExprFn fn = nullptr;
+};
+
 struct CheckInfo {
   const char *name = nullptr;
   const char *source = nullptr;
   ExprFn fn = nullptr;
+  Span<OperandInfo> operands = {};
 };
 
 struct JsonCheckInfo {
@@ -251,6 +283,7 @@ struct NodeInfo {
   Span<CheckInfo> exprs;
   Span<CheckInfo> checks;
   Span<HttpCheckInfo> httpChecks;
+  Tpl assertions;
   Strings require;
   Strings restart;
 };

@@ -97,6 +97,14 @@ Json unique(const Json &a);
 Json contains(const Json &haystack, const Json &needle);
 Json join(const Json &list, const Json &separator);
 Json exists(const Scope &scope, const Json &relativePath);
+/// The value at `path` inside `v`, or null.
+Json member(const Json &v, const std::vector<std::string> &path);
+/// Quantifiers (Program.h's allOf/anyOf): a value that is not a list gives
+/// false; all of [] is true, any of [] false.
+Json all(const Json &list);
+Json any(const Json &list);
+Json all(const Json &list, const std::function<Json(const Json &)> &cond);
+Json any(const Json &list, const std::function<Json(const Json &)> &cond);
 } // namespace expr
 
 } // namespace iterc::rt

@@ -74,10 +74,20 @@ class Scope;
 /// A compiled expression (`when "..."`, compute, verify checks).
 using ExprFn = std::function<Json(const Scope &)>;
 
+/// A part of a check worth showing when the check fails: a path or a call
+/// (`outputs.build.exit_code`, `length(failed)`) and its compiled value.
+struct OperandDesc {
+  std::string text; ///< Canonical expression text.
+  ExprFn fn;
+};
+
 struct CheckDesc {
   std::string name;
   std::string source; ///< As written, for failure reports.
   ExprFn fn;
+  /// What a failure reports besides the source: `actual` lists each
+  /// operand with its value ("outputs.build.exit_code = 1").
+  std::vector<OperandDesc> operands = {};
 };
 
 struct HttpCheckDesc {
@@ -90,7 +100,8 @@ struct HttpCheckDesc {
   std::vector<std::pair<std::string, Template>> headers;
   int64_t expectStatus = 200;
   std::optional<std::string> expectBodyContains;
-  /// JSON field path (dotted) -> check over `value`.
+  /// Check name -> expression over the parsed response body (its fields
+  /// are the expression's `input`; other namespaces read the run).
   std::vector<std::pair<std::string, CheckDesc>> expectJson;
   int64_t timeoutMs = 10000;
 };
@@ -143,6 +154,8 @@ struct NodeDesc {
   std::vector<CheckDesc> exprs;  ///< Compute: output field -> expr.
   std::vector<CheckDesc> checks; ///< Verify.
   std::vector<HttpCheckDesc> httpChecks;
+  /// Verify: assertions produced at run time (a list, see Assertions.h).
+  Template assertions;
   std::vector<std::string> require; ///< Classic join.
 
   bool isTerminal() const {

@@ -64,13 +64,32 @@ constexpr const char *kNode_run_tests_inherit[] = {"PATH", "HOME"};
 Value kNode_tests_green_check_exit_zero([[maybe_unused]] const Scope &s) {
   return eq(path(s, RefNs::Outputs, {"run_tests", "exit_code"}), Value(int64_t(0)));
 }
+// outputs.run_tests.exit_code
+Value kNode_tests_green_check_exit_zero_op0([[maybe_unused]] const Scope &s) {
+  return path(s, RefNs::Outputs, {"run_tests", "exit_code"});
+}
+constexpr OperandInfo kNode_tests_green_check_exit_zero_operands[] = {
+  {"outputs.run_tests.exit_code", kNode_tests_green_check_exit_zero_op0},
+};
 // !contains(outputs.run_tests.stdout, 'FAIL')
 Value kNode_tests_green_check_no_failures([[maybe_unused]] const Scope &s) {
   return notOp(contains(path(s, RefNs::Outputs, {"run_tests", "stdout"}), Value("FAIL")));
 }
+// contains(outputs.run_tests.stdout, 'FAIL')
+Value kNode_tests_green_check_no_failures_op0([[maybe_unused]] const Scope &s) {
+  return contains(path(s, RefNs::Outputs, {"run_tests", "stdout"}), Value("FAIL"));
+}
+// outputs.run_tests.stdout
+Value kNode_tests_green_check_no_failures_op1([[maybe_unused]] const Scope &s) {
+  return path(s, RefNs::Outputs, {"run_tests", "stdout"});
+}
+constexpr OperandInfo kNode_tests_green_check_no_failures_operands[] = {
+  {"contains(outputs.run_tests.stdout, 'FAIL')", kNode_tests_green_check_no_failures_op0},
+  {"outputs.run_tests.stdout", kNode_tests_green_check_no_failures_op1},
+};
 constexpr CheckInfo kNode_tests_green_check[] = {
-  {"exit_zero", "outputs.run_tests.exit_code == 0", kNode_tests_green_check_exit_zero},
-  {"no_failures", "!contains(outputs.run_tests.stdout, 'FAIL')", kNode_tests_green_check_no_failures},
+  {"exit_zero", "outputs.run_tests.exit_code == 0", kNode_tests_green_check_exit_zero, {kNode_tests_green_check_exit_zero_operands, 1}},
+  {"no_failures", "!contains(outputs.run_tests.stdout, 'FAIL')", kNode_tests_green_check_no_failures, {kNode_tests_green_check_no_failures_operands, 2}},
 };
 // You are a careful engineer. Fix the code so that the tests pass; ne...
 constexpr Part kPrompt_fixer_system[] = {

@@ -76,18 +76,44 @@ constexpr Binding kNode_build_env[] = {
 Value kNode_works_check_built([[maybe_unused]] const Scope &s) {
   return eq(path(s, RefNs::Outputs, {"build", "exit_code"}), Value(int64_t(0)));
 }
+// outputs.build.exit_code
+Value kNode_works_check_built_op0([[maybe_unused]] const Scope &s) {
+  return path(s, RefNs::Outputs, {"build", "exit_code"});
+}
+constexpr OperandInfo kNode_works_check_built_operands[] = {
+  {"outputs.build.exit_code", kNode_works_check_built_op0},
+};
 // contains(outputs.build.stdout, 'SELFTEST OK')
 Value kNode_works_check_self_test([[maybe_unused]] const Scope &s) {
   return contains(path(s, RefNs::Outputs, {"build", "stdout"}), Value("SELFTEST OK"));
 }
+// outputs.build.stdout
+Value kNode_works_check_self_test_op0([[maybe_unused]] const Scope &s) {
+  return path(s, RefNs::Outputs, {"build", "stdout"});
+}
+constexpr OperandInfo kNode_works_check_self_test_operands[] = {
+  {"outputs.build.stdout", kNode_works_check_self_test_op0},
+};
 // length(outputs.coder.files) > 0
 Value kNode_works_check_has_files([[maybe_unused]] const Scope &s) {
   return gt(length(path(s, RefNs::Outputs, {"coder", "files"})), Value(int64_t(0)));
 }
+// length(outputs.coder.files)
+Value kNode_works_check_has_files_op0([[maybe_unused]] const Scope &s) {
+  return length(path(s, RefNs::Outputs, {"coder", "files"}));
+}
+// outputs.coder.files
+Value kNode_works_check_has_files_op1([[maybe_unused]] const Scope &s) {
+  return path(s, RefNs::Outputs, {"coder", "files"});
+}
+constexpr OperandInfo kNode_works_check_has_files_operands[] = {
+  {"length(outputs.coder.files)", kNode_works_check_has_files_op0},
+  {"outputs.coder.files", kNode_works_check_has_files_op1},
+};
 constexpr CheckInfo kNode_works_check[] = {
-  {"built", "outputs.build.exit_code == 0", kNode_works_check_built},
-  {"self_test", "contains(outputs.build.stdout, 'SELFTEST OK')", kNode_works_check_self_test},
-  {"has_files", "length(outputs.coder.files) > 0", kNode_works_check_has_files},
+  {"built", "outputs.build.exit_code == 0", kNode_works_check_built, {kNode_works_check_built_operands, 1}},
+  {"self_test", "contains(outputs.build.stdout, 'SELFTEST OK')", kNode_works_check_self_test, {kNode_works_check_self_test_operands, 1}},
+  {"has_files", "length(outputs.coder.files) > 0", kNode_works_check_has_files, {kNode_works_check_has_files_operands, 2}},
 };
 constexpr NodeInfo kNodes[] = {
   {

@@ -71,8 +71,15 @@ constexpr const char *kNode_build_restart[] = {"app"};
 Value kNode_contract_check_built([[maybe_unused]] const Scope &s) {
   return eq(path(s, RefNs::Outputs, {"build", "exit_code"}), Value(int64_t(0)));
 }
+// outputs.build.exit_code
+Value kNode_contract_check_built_op0([[maybe_unused]] const Scope &s) {
+  return path(s, RefNs::Outputs, {"build", "exit_code"});
+}
+constexpr OperandInfo kNode_contract_check_built_operands[] = {
+  {"outputs.build.exit_code", kNode_contract_check_built_op0},
+};
 constexpr CheckInfo kNode_contract_check[] = {
-  {"built", "outputs.build.exit_code == 0", kNode_contract_check_built},
+  {"built", "outputs.build.exit_code == 0", kNode_contract_check_built, {kNode_contract_check_built_operands, 1}},
 };
 // /healthz
 constexpr Part kNode_contract_http0_path[] = {

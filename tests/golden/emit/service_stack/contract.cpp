@@ -47,8 +47,15 @@ constexpr Part kNode_migrate_command[] = {
 Value kNode_api_contract_check_migrated([[maybe_unused]] const Scope &s) {
   return eq(path(s, RefNs::Outputs, {"migrate", "exit_code"}), Value(int64_t(0)));
 }
+// outputs.migrate.exit_code
+Value kNode_api_contract_check_migrated_op0([[maybe_unused]] const Scope &s) {
+  return path(s, RefNs::Outputs, {"migrate", "exit_code"});
+}
+constexpr OperandInfo kNode_api_contract_check_migrated_operands[] = {
+  {"outputs.migrate.exit_code", kNode_api_contract_check_migrated_op0},
+};
 constexpr CheckInfo kNode_api_contract_check[] = {
-  {"migrated", "outputs.migrate.exit_code == 0", kNode_api_contract_check_migrated},
+  {"migrated", "outputs.migrate.exit_code == 0", kNode_api_contract_check_migrated, {kNode_api_contract_check_migrated_operands, 1}},
 };
 // /healthz
 constexpr Part kNode_api_contract_http0_path[] = {
@@ -76,13 +83,27 @@ constexpr Binding kNode_api_contract_http1_headers[] = {
 Value kNode_api_contract_http1_json0([[maybe_unused]] const Scope &s) {
   return gt(path(s, RefNs::Input, {"id"}), Value(int64_t(0)));
 }
+// id
+Value kNode_api_contract_http1_json0_op0([[maybe_unused]] const Scope &s) {
+  return path(s, RefNs::Input, {"id"});
+}
+constexpr OperandInfo kNode_api_contract_http1_json0_operands[] = {
+  {"id", kNode_api_contract_http1_json0_op0},
+};
 // name == 'widget'
 Value kNode_api_contract_http1_json1([[maybe_unused]] const Scope &s) {
   return eq(path(s, RefNs::Input, {"name"}), Value("widget"));
 }
+// name
+Value kNode_api_contract_http1_json1_op0([[maybe_unused]] const Scope &s) {
+  return path(s, RefNs::Input, {"name"});
+}
+constexpr OperandInfo kNode_api_contract_http1_json1_operands[] = {
+  {"name", kNode_api_contract_http1_json1_op0},
+};
 constexpr JsonCheckInfo kNode_api_contract_http1_json[] = {
-  {"has_id", {"has_id", "id > 0", kNode_api_contract_http1_json0}},
-  {"right_name", {"right_name", "name == 'widget'", kNode_api_contract_http1_json1}},
+  {"has_id", {"has_id", "id > 0", kNode_api_contract_http1_json0, {kNode_api_contract_http1_json0_operands, 1}}},
+  {"right_name", {"right_name", "name == 'widget'", kNode_api_contract_http1_json1, {kNode_api_contract_http1_json1_operands, 1}}},
 };
 constexpr const char *kNode_api_contract_http2_url_path1[] = {"item_name"};
 // http://localhost:8080/items?q={{vars.item_name}}
