@@ -12,6 +12,7 @@
 // directly with a file store, for the same four endings.
 //
 //===----------------------------------------------------------------------===//
+#include "AppTestUtil.h"
 #include "FakeHttpServer.h"
 #include "RuntimeTestUtil.h"
 #include "WorkflowTestUtil.h"
@@ -29,8 +30,11 @@
 #include <sstream>
 
 using namespace iterc::rt;
+using iterc::rt::test::CliResult;
 using iterc::rt::test::edge;
+using iterc::rt::test::readText;
 using iterc::rt::test::ref;
+using iterc::rt::test::runCli;
 using iterc::rt::test::schema;
 using iterc::rt::test::ScopedEnv;
 using iterc::rt::test::TempDir;
@@ -141,13 +145,6 @@ FakeReply echoingError(const FakeRequest &request) {
   return FakeReply::json(400, error.dump());
 }
 
-std::string readText(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 /// Every file under `dir` whose text holds a canary, with the first hit
 /// (one per line; empty when there is none).
 std::string leaksIn(const std::string &dir) {
@@ -174,12 +171,6 @@ bool leaks(const std::string &text) {
          text.find(kEnvCanary) != std::string::npos;
 }
 
-struct CliResult {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
 const AppInfo &canaryInfo() {
   static const AppInfo info{"canary", "canary.iter", "flowchart TD\n",
                             "digraph canary {}\n"};
@@ -187,12 +178,7 @@ const AppInfo &canaryInfo() {
 }
 
 CliResult cli(const WorkflowDesc &wf, std::vector<std::string> args) {
-  std::ostringstream out, err;
-  CliResult r;
-  r.code = appMain(wf, canaryInfo(), args, AppIo{out, err, false, "./canary"});
-  r.out = out.str();
-  r.err = err.str();
-  return r;
+  return runCli(wf, canaryInfo(), args, "./canary");
 }
 
 /// Everything a person can see of run `runId` besides the store itself:
