@@ -220,6 +220,16 @@ struct LiveProvider {
   }
 };
 
+/// No canary in the run store, the cassette, nor inspect and report of run
+/// `runId`.
+void checkNothingRecorded(const WorkflowDesc &wf, const std::string &store,
+                          const std::string &cassette,
+                          const std::string &runId) {
+  CHECK(leaksIn(store).empty());
+  CHECK_FALSE(leaks(readText(cassette)));
+  CHECK_FALSE(leaks(viewsOf(wf, store, runId)));
+}
+
 } // namespace
 
 //===----------------------------------------------------------------------===//
@@ -244,9 +254,7 @@ TEST_CASE("secrets: a finished run leaks no secret anywhere", "[secret]") {
   REQUIRE(json.code == 0);
   CHECK_FALSE(leaks(plain.out + plain.err));
   CHECK_FALSE(leaks(json.out + json.err));
-  CHECK(leaksIn(store).empty());
-  CHECK_FALSE(leaks(readText(cassette)));
-  CHECK_FALSE(leaks(viewsOf(wf, store, "ok")));
+  checkNothingRecorded(wf, store, cassette, "ok");
   // The redacted cassette still replays the run, secrets given again.
   CliResult replay = cli(wf, {"run", "--store-dir", store, "--run-id",
                               "replayed", "--workspace", tmp.path(), "--var",
@@ -276,9 +284,7 @@ TEST_CASE("secrets: a provider error echoing the request leaks nothing",
                              "--workspace", tmp.path(), "--var", var});
   CHECK(plain.code == 1);
   CHECK_FALSE(leaks(plain.out + plain.err));
-  CHECK(leaksIn(store).empty());
-  CHECK_FALSE(leaks(readText(cassette)));
-  CHECK_FALSE(leaks(viewsOf(wf, store, "bad")));
+  checkNothingRecorded(wf, store, cassette, "bad");
 }
 
 TEST_CASE("secrets: a budget stop leaks nothing", "[secret]") {
@@ -300,9 +306,7 @@ TEST_CASE("secrets: a budget stop leaks nothing", "[secret]") {
                tmp.path(), "--var", var, "--max-tokens", "10", "--json"});
   CHECK(json.code == 4);
   CHECK_FALSE(leaks(json.out + json.err));
-  CHECK(leaksIn(store).empty());
-  CHECK_FALSE(leaks(readText(cassette)));
-  CHECK_FALSE(leaks(viewsOf(wf, store, "over")));
+  checkNothingRecorded(wf, store, cassette, "over");
 }
 
 TEST_CASE("secrets: a human pause and its resume leak nothing; the resume "
@@ -336,9 +340,7 @@ TEST_CASE("secrets: a human pause and its resume leak nothing; the resume "
   INFO(done.out << done.err);
   CHECK(done.code == 0);
   CHECK_FALSE(leaks(done.out + done.err));
-  CHECK(leaksIn(store).empty());
-  CHECK_FALSE(leaks(readText(cassette)));
-  CHECK_FALSE(leaks(viewsOf(wf, store, "gate")));
+  checkNothingRecorded(wf, store, cassette, "gate");
 }
 
 //===----------------------------------------------------------------------===//
