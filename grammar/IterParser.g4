@@ -34,8 +34,10 @@ declaration
 /// varsDecl ::= 'vars' ':' NEWLINE INDENT varField+ DEDENT
 varsDecl : VARS COLON NEWLINE INDENT (varField | NEWLINE)+ DEDENT ;
 
-/// varField ::= name ':' type [enum] ['=' value] NEWLINE
-varField : name COLON typeRef enumSuffix? (ASSIGN value)? NEWLINE ;
+/// varField ::= name ':' type [enum] ['secret'] ['=' value] NEWLINE
+/// The modifier is a plain name (no keyword, so `secret` stays a valid
+/// name everywhere); the AST builder and Sema check that it says `secret`.
+varField : name COLON typeRef enumSuffix? modifier=name? (ASSIGN value)? NEWLINE ;
 
 /// presetsDecl ::= 'presets' ':' NEWLINE INDENT preset+ DEDENT
 presetsDecl : PRESETS COLON NEWLINE INDENT (preset | NEWLINE)+ DEDENT ;

@@ -96,6 +96,9 @@ struct Field {
   bool hasEnum = false;
   std::vector<Value> enumValues;
   std::optional<Value> defaultValue;
+  /// A variable's modifier (`token: string secret`); empty text when there
+  /// is none. Sema checks that it says `secret` (C134).
+  Name modifier;
   SourceRange range;
 };
 

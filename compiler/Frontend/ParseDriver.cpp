@@ -484,7 +484,7 @@ ast::Name AstBuilder::buildName(IterParser::NameContext *ctx) {
 }
 
 /// varsDecl ::= 'vars' ':' NEWLINE INDENT varField+ DEDENT
-/// varField ::= name ':' type [enum] ['=' value] NEWLINE
+/// varField ::= name ':' type [enum] ['secret'] ['=' value] NEWLINE
 std::unique_ptr<ast::VarsDecl>
 AstBuilder::buildVars(IterParser::VarsDeclContext *ctx) {
   auto decl = std::make_unique<ast::VarsDecl>(pos.range(ctx));
@@ -492,6 +492,8 @@ AstBuilder::buildVars(IterParser::VarsDeclContext *ctx) {
   for (auto *fieldCtx :
        children<IterParser::VarFieldContext>(ctx, IterParser::RuleVarField)) {
     ast::Field field = buildField(fieldCtx);
+    if (fieldCtx->modifier)
+      field.modifier = buildName(fieldCtx->modifier);
     decl->vars.push_back(std::move(field));
   }
   return decl;

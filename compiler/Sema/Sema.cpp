@@ -65,6 +65,7 @@ private:
   // Pass 1.
   void collect();
   void addVars(const ast::VarsDecl &decl, bool workflowLevel);
+  void checkSecret(const ast::Field &f, ir::Var &var);
   void addPrompt(const ast::PromptDecl &decl);
   void addSchema(const ast::SchemaDecl &decl);
   void addPresets();
@@ -516,6 +517,8 @@ void Sema::addVars(const ast::VarsDecl &decl, bool workflowLevel) {
     if (f.hasEnum && var.type != ir::TypeKind::String)
       report(f.type.range, diag::err_enum_on_non_string)
           << var.name << ir::typeName(var.type);
+    if (!f.modifier.text.empty())
+      checkSecret(f, var);
     if (f.defaultValue) {
       const Value &d = *f.defaultValue;
       var.hasDefault = true;
@@ -571,6 +574,30 @@ void Sema::addVars(const ast::VarsDecl &decl, bool workflowLevel) {
     varIndex[var.name] = module->vars.size();
     module->vars.push_back(std::move(var));
   }
+}
+
+/// `name: type secret`: the only modifier (C134), on a string (C134). A
+/// literal default would be written into the generated source and the
+/// executable, so it is worth a warning (C135): secrets come from the
+/// environment (`"${NAME}"`) or `--var`.
+void Sema::checkSecret(const ast::Field &f, ir::Var &var) {
+  if (f.modifier.text != "secret") {
+    auto b = report(f.modifier.range, diag::err_var_modifier);
+    b << f.modifier.text << var.name;
+    if (!closestMatch(f.modifier.text, {"secret"}).empty())
+      b << FixIt(f.modifier.range, "secret");
+    return;
+  }
+  var.secret = true;
+  if (var.type != ir::TypeKind::String) {
+    report(f.modifier.range, diag::err_secret_type)
+        << var.name << ir::typeName(var.type);
+    return;
+  }
+  if (f.defaultValue && f.defaultValue->isString() &&
+      !f.defaultValue->text.empty() &&
+      f.defaultValue->text.find("${") == std::string::npos)
+    report(f.defaultValue->range, diag::warn_secret_literal) << var.name;
 }
 
 void Sema::addPrompt(const ast::PromptDecl &decl) {
@@ -681,6 +708,8 @@ void Sema::addPresets() {
       }
       const ir::Var &var = module->vars[it->second];
       const Value &v = value.value;
+      if (var.secret && !value.isBlock && v.isString() && !v.text.empty())
+        report(v.range, diag::warn_secret_preset) << preset.name << var.name;
       bool ok = !value.isBlock;
       std::string got = "structured";
       if (ok) {

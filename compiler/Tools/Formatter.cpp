@@ -453,7 +453,7 @@ void Printer::printPrompt(const ast::PromptDecl &prompt, bool blankBefore) {
     emitRaw(1, line.text);
 }
 
-/// `name: type [enum: "a", "b"] = default`
+/// `name: type [enum: "a", "b"] [secret] = default`
 void Printer::printField(const ast::Field &field, unsigned indent) {
   std::string head = field.name.text + ": " + field.type.name.text;
   if (field.type.list)
@@ -467,6 +467,8 @@ void Printer::printField(const ast::Field &field, unsigned indent) {
     }
     head += "]";
   }
+  if (!field.modifier.text.empty())
+    head += " " + field.modifier.text;
   if (!field.defaultValue) {
     emit(field.range.begin, indent, head);
     return;

@@ -910,65 +910,15 @@ std::string iterc::rt::app::storeDirFor(const Options &opts) {
   return env && *env ? std::string(env) : std::string(".iterc");
 }
 
-void Redactor::add(const std::string &secret) {
-  if (secret.size() >= 4 &&
-      std::find(secrets.begin(), secrets.end(), secret) == secrets.end())
-    secrets.push_back(secret);
-  // Longest first, so that a secret containing another is replaced whole.
-  std::sort(secrets.begin(), secrets.end(),
-            [](const std::string &a, const std::string &b) {
-              return a.size() > b.size();
-            });
-}
-
 void Redactor::addSecrets(const WorkflowDesc &wf,
                           const std::map<std::string, ResolvedVar> &vars) {
-  for (const VarDesc &v : wf.vars) {
-    if (!v.secret)
-      continue;
-    auto it = vars.find(v.name);
-    if (it == vars.end())
-      continue;
-    if (it->second.value.is_string())
-      add(it->second.value.get<std::string>());
-    else
-      add(dumpJson(it->second.value));
+  Json values = Json::object();
+  for (const auto &[name, var] : vars)
+    values[name] = var.value;
+  for (const std::string &secret : runSecrets(wf, values)) {
+    add(secret);
+    files.add(secret);
   }
-  for (const char *key :
-       {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENROUTER_API_KEY"})
-    if (const char *value = std::getenv(key))
-      add(value);
-}
-
-std::string Redactor::apply(std::string text) const {
-  for (const std::string &secret : secrets) {
-    size_t pos = 0;
-    while ((pos = text.find(secret, pos)) != std::string::npos) {
-      text.replace(pos, secret.size(), "***");
-      pos += 3;
-    }
-  }
-  return text;
-}
-
-Json Redactor::apply(const Json &value) const {
-  if (secrets.empty())
-    return value;
-  if (value.is_string())
-    return apply(value.get<std::string>());
-  if (value.is_array()) {
-    Json out = Json::array();
-    for (const Json &x : value)
-      out.push_back(apply(x));
-    return out;
-  }
-  if (value.is_object()) {
-    Json out = Json::object();
-    for (auto it = value.begin(); it != value.end(); ++it)
-      out[apply(it.key())] = apply(it.value());
-    return out;
-  }
-  return value;
 }
 
 //===----------------------------------------------------------------------===//

@@ -12,6 +12,7 @@
 
 #include "iterc/rt/App.h"
 #include "iterc/rt/Core.h"
+#include "iterc/rt/Redact.h"
 #include "iterc/rt/Store.h"
 #include "iterc/rt/Workflow.h"
 
@@ -194,18 +195,20 @@ std::optional<int64_t> parseDurationMs(const std::string &text);
 /// The store directory: --store-dir, $ITERC_STORE_DIR, or ".iterc".
 std::string storeDirFor(const Options &opts);
 
-/// Replaces secret values (secret variables, API keys) in text and JSON.
-class Redactor {
+/// Replaces a run's secrets (Redact.h) with "***" in what is printed.
+class Redactor : public SecretMask {
 public:
-  void add(const std::string &secret);
-  /// Every secret variable's value and the provider API keys.
+  Redactor() : SecretMask("***") {}
+  /// The run's secrets: its secret variables' values, the environment
+  /// values their defaults read, the provider API keys.
   void addSecrets(const WorkflowDesc &wf,
                   const std::map<std::string, ResolvedVar> &vars);
-  std::string apply(std::string text) const;
-  Json apply(const Json &value) const;
+  /// The same secrets as "[redacted]", for the files a run writes (a
+  /// cassette).
+  const SecretMask &fileMask() const { return files; }
 
 private:
-  std::vector<std::string> secrets;
+  SecretMask files;
 };
 
 //===----------------------------------------------------------------------===//

@@ -428,7 +428,7 @@ Expected<RequestTimeouts> timeoutsFromEnv(RequestTimeouts defaults) {
 Status setUpBackend(Backend &b, const WorkflowDesc &wf,
                     const std::vector<ModelUse> &uses,
                     const std::string &cassette, const std::string &record,
-                    bool appendRecord) {
+                    bool appendRecord, const SecretMask &secrets) {
   Expected<PriceTable> prices = PriceTable::fromEnvironment();
   if (!prices)
     return prices.error();
@@ -439,6 +439,7 @@ Status setUpBackend(Backend &b, const WorkflowDesc &wf,
     if (!replay)
       return replay.error();
     b.replay = std::move(*replay);
+    b.replay->setMask(&secrets);
     b.engineSet.setOverride(b.replay.get());
   } else {
     for (const ProviderInfo &info : providerInfos(uses)) {
@@ -471,6 +472,7 @@ Status setUpBackend(Backend &b, const WorkflowDesc &wf,
       }
       b.recordPath = record;
       b.recorder = std::make_unique<RecordingProvider>(*b.router, record);
+      b.recorder->setMask(&secrets);
       b.engineSet.setOverride(b.recorder.get());
     } else {
       b.engineSet.setOverride(b.router.get());
@@ -1521,7 +1523,8 @@ int iterc::rt::app::cmdRun(Ctx &ctx, const std::vector<std::string> &args) {
     return usageError(ctx, missing, "run");
 
   Backend backend;
-  Status ready = setUpBackend(backend, wf, *uses, cassette, record, false);
+  Status ready = setUpBackend(backend, wf, *uses, cassette, record, false,
+                              redactor.fileMask());
   if (!ready)
     return ready.error().code == ErrorCode::InvalidInput
                ? usageError(ctx, ready.error().message, "run")
@@ -1726,15 +1729,16 @@ int iterc::rt::app::cmdResume(Ctx &ctx, const std::vector<std::string> &args) {
       cassette = env;
   if (std::string missing = missingProvider(*uses, cassette); !missing.empty())
     return usageError(ctx, missing, "resume");
+  Redactor redactor; // Outlives the backend, which masks with it.
+  redactor.addSecrets(wf, *vars);
   Backend backend;
-  Status ready = setUpBackend(backend, wf, *uses, cassette, record_, true);
+  Status ready = setUpBackend(backend, wf, *uses, cassette, record_, true,
+                              redactor.fileMask());
   if (!ready)
     return ready.error().code == ErrorCode::InvalidInput
                ? usageError(ctx, ready.error().message, "resume")
                : errorExit(ctx, ready.error().message, ExitFailed);
 
-  Redactor redactor;
-  redactor.addSecrets(wf, *vars);
   bool json = opts->has("--json");
   Json previous = record->extra.value("usage", Json::object());
   Progress progress(ctx, json, previous.value("tokens", int64_t(0)),

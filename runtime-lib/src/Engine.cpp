@@ -17,6 +17,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "iterc/rt/Engine.h"
+#include "iterc/rt/Redact.h"
 
 #include "iterc/rt/Scope.h"
 
@@ -42,47 +43,8 @@ namespace {
 // Helpers
 //===----------------------------------------------------------------------===//
 
-/// Replaces every secret value inside the strings of a JSON value.
-class Redactor {
-public:
-  void add(const std::string &secret) {
-    if (secret.size() >= 4)
-      secrets.push_back(secret);
-  }
-  bool empty() const { return secrets.empty(); }
-  std::string apply(std::string s) const {
-    for (const std::string &secret : secrets) {
-      size_t pos = 0;
-      while ((pos = s.find(secret, pos)) != std::string::npos) {
-        s.replace(pos, secret.size(), "[redacted]");
-        pos += 10;
-      }
-    }
-    return s;
-  }
-  Json apply(const Json &v) const {
-    if (secrets.empty())
-      return v;
-    if (v.is_string())
-      return apply(v.get<std::string>());
-    if (v.is_array()) {
-      Json out = Json::array();
-      for (const Json &x : v)
-        out.push_back(apply(x));
-      return out;
-    }
-    if (v.is_object()) {
-      Json out = Json::object();
-      for (auto it = v.begin(); it != v.end(); ++it)
-        out[it.key()] = apply(it.value());
-      return out;
-    }
-    return v;
-  }
-
-private:
-  std::vector<std::string> secrets;
-};
+/// Secret values become "[redacted]" in everything the run records.
+using Redactor = SecretMask;
 
 /// Sets `name` in a tool's environment, replacing an earlier value.
 void setToolEnv(std::vector<std::pair<std::string, std::string>> &env,
@@ -1433,7 +1395,8 @@ Engine::Impl::askPerson(State &st, const std::string &branch, int node,
       interaction = *stored;
     interaction["answers"] = answers;
     interaction["answered_at"] = deps.clock->timestamp();
-    (void)deps.store->writeInteraction(st.record.id, id, interaction);
+    (void)deps.store->writeInteraction(st.record.id, id,
+                                       st.redactor.apply(interaction));
     emit(st, branch, "human_answers_recorded", n.name,
          objectOf("interaction_id", id, "answers", answers));
     return std::optional<Json>(answers);
@@ -2127,13 +2090,8 @@ RunResult Engine::Impl::start(State &st, bool resuming) {
   st.rrCounter.assign(wf.nodes.size(), 0);
   st.progressSignature.assign(wf.loops.size(), std::string());
   st.progressRepeats.assign(wf.loops.size(), 0);
-  for (const VarDesc &v : wf.vars)
-    if (v.secret && st.vars.contains(v.name) && st.vars[v.name].is_string())
-      st.redactor.add(st.vars[v.name].get<std::string>());
-  for (const char *key :
-       {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENROUTER_API_KEY"})
-    if (const char *value = std::getenv(key))
-      st.redactor.add(value);
+  for (const std::string &secret : runSecrets(wf, st.vars))
+    st.redactor.add(secret);
 
   if (deps.tools) {
     st.builtinTools = makeBuiltinToolbox(st.workspace, *deps.tools);

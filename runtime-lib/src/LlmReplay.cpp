@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "iterc/rt/Llm.h"
+#include "iterc/rt/Redact.h"
 
 #include "FileText.h"
 
@@ -188,8 +189,10 @@ ReplayProvider::load(const std::string &path) {
 }
 
 Expected<LlmResponse> ReplayProvider::complete(const LlmRequest &request) {
-  std::string key =
-      request.matchKey.empty() ? request.computeMatchKey() : request.matchKey;
+  std::string key = mask && !mask->empty()
+                        ? sortedKey(mask->apply(request.canonical()))
+                    : request.matchKey.empty() ? request.computeMatchKey()
+                                               : request.matchKey;
   std::lock_guard<std::mutex> lock(mutex);
   auto it = entries.find(key);
   if (it == entries.end() || it->second.empty()) {
@@ -199,8 +202,10 @@ Expected<LlmResponse> ReplayProvider::complete(const LlmRequest &request) {
     return Error(ErrorCode::ReplayMiss,
                  "replay miss: no entry for model '" + model +
                      "' with last user message " +
-                     preview(lastUserMessage(request)) + " in cassette " +
-                     source + " (" + std::to_string(entryCount) +
+                     preview(mask ? mask->apply(lastUserMessage(request))
+                                  : lastUserMessage(request)) +
+                     " in cassette " + source + " (" +
+                     std::to_string(entryCount) +
                      " entries); record it again with a real provider");
   }
   size_t &n = used[key];
@@ -226,8 +231,9 @@ Expected<LlmResponse> RecordingProvider::complete(const LlmRequest &request) {
   auto result = inner.complete(request);
   if (result) {
     Json entry = Json::object();
-    entry["request"] = std::move(canonical);
-    entry["response"] = llmResponseToJson(*result);
+    entry["request"] = mask ? mask->apply(canonical) : std::move(canonical);
+    entry["response"] = mask ? mask->apply(llmResponseToJson(*result))
+                             : llmResponseToJson(*result);
     std::lock_guard<std::mutex> lock(mutex);
     entries[slot] = std::move(entry);
   }

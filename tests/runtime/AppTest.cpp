@@ -7,6 +7,7 @@
 // run, inspect, report, graph and version.
 //
 //===----------------------------------------------------------------------===//
+#include "AppTestUtil.h"
 #include "FakeHttpServer.h"
 #include "RuntimeTestUtil.h"
 #include "WorkflowTestUtil.h"
@@ -26,6 +27,9 @@ using iterc::rt::test::text;
 using iterc::rt::test::ref;
 using iterc::rt::test::schema;
 using iterc::rt::test::edge;
+using iterc::rt::test::CliResult;
+using iterc::rt::test::readText;
+using iterc::rt::test::runCli;
 using iterc::rt::test::ScopedEnv;
 using iterc::rt::test::TempDir;
 using iterc::test::FakeHttpServer;
@@ -33,12 +37,6 @@ using iterc::test::FakeReply;
 using iterc::test::FakeRequest;
 
 namespace {
-
-struct CliResult {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
 
 const AppInfo &demoInfo() {
   static const AppInfo info{"demo", "examples/demo.iter",
@@ -49,12 +47,7 @@ const AppInfo &demoInfo() {
 
 CliResult cli(const WorkflowDesc &wf, std::vector<std::string> args,
               bool tty = false) {
-  std::ostringstream out, err;
-  CliResult r;
-  r.code = appMain(wf, demoInfo(), args, AppIo{out, err, tty, "./demo"});
-  r.out = out.str();
-  r.err = err.str();
-  return r;
+  return runCli(wf, demoInfo(), args, "./demo", tty);
 }
 
 bool contains(const std::string &text, const std::string &part) {
@@ -64,13 +57,6 @@ bool contains(const std::string &text, const std::string &part) {
 bool exists(const std::string &path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
-}
-
-std::string readText(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 void writeText(const std::string &path, const std::string &text) {

@@ -26,6 +26,8 @@
 
 namespace iterc::rt {
 
+class SecretMask;
+
 struct LlmMessage {
   std::string role;     ///< system | user | assistant | tool
   std::string content;
@@ -155,8 +157,12 @@ public:
   static Expected<std::unique_ptr<ReplayProvider>>
   parse(const Json &cassette, const std::string &source);
   Expected<LlmResponse> complete(const LlmRequest &request) override;
+  /// Secrets masked in a cassette written with the same mask (see
+  /// RecordingProvider::setMask): requests are matched with them masked.
+  void setMask(const SecretMask *m) { mask = m; }
 
 private:
+  const SecretMask *mask = nullptr;
   std::string source;
   size_t entryCount = 0;
   std::unordered_map<std::string, std::vector<LlmResponse>> entries;
@@ -171,8 +177,13 @@ public:
       : inner(inner), path(std::move(path)) {}
   Expected<LlmResponse> complete(const LlmRequest &request) override;
   Status flush();
+  /// Masks these secrets in every request and response it writes, so that
+  /// a cassette holds no secret (a replay given the same mask still
+  /// matches).
+  void setMask(const SecretMask *m) { mask = m; }
 
 private:
+  const SecretMask *mask = nullptr;
   LlmProvider &inner;
   std::string path;
   Json entries = Json::array();
