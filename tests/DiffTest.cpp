@@ -718,3 +718,27 @@ TEST_CASE("iterc diff: an emitted directory against its source", "[diff]") {
   CHECK(different.status == 1);
   CHECK(different.out.find("--- a/refine.cpp") != std::string::npos);
 }
+
+TEST_CASE("diff: raw strings are shown as written", "[diff]") {
+  auto source = [](const std::string &command) {
+    return "schema out:\n  ok: bool\n\ntool t:\n  command: " + command +
+           "\n  output: out\n\nworkflow w:\n  entry: t\n  t -> done\n";
+  };
+  TempDir tmp;
+  writeFile(tmp.path / "a.iter", source(R"(`grep -E "a\d+" x`)"));
+  writeFile(tmp.path / "b.iter", source(R"(`grep -E "b\d+" x`)"));
+  std::unique_ptr<Loaded> loaded = load({(tmp.path / "a.iter").string(), "a"},
+                                        {(tmp.path / "b.iter").string(), "b"});
+  REQUIRE(!loaded->result.changes.empty());
+  DiffRenderOptions options;
+  std::string text = renderDiff(loaded->result, options);
+  INFO(text);
+  CHECK(text.find(R"(`grep -E "a\d+" x`)") != std::string::npos);
+  CHECK(text.find(R"(`grep -E "b\d+" x`)") != std::string::npos);
+  CHECK(text.find(R"(\"a\\d+\")") == std::string::npos);
+  // The same string re-spelt in double quotes is not a change.
+  writeFile(tmp.path / "c.iter", source(R"("grep -E \"a\\d+\" x")"));
+  std::unique_ptr<Loaded> same = load({(tmp.path / "a.iter").string(), "a"},
+                                      {(tmp.path / "c.iter").string(), "c"});
+  CHECK(same->result.changes.empty());
+}
