@@ -75,9 +75,11 @@ TEST_CASE("cli: check - reads standard input", "[cli]") {
   CliResult r = runIterc(dir, "check -", ValidWorkflow);
   INFO(r.err);
   CHECK(r.status == 0);
-  r = runIterc(dir, "check -", "agent a:\n  modle: 1\n");
+  std::string misspelt = ValidWorkflow;
+  misspelt.replace(misspelt.find("model"), 5, "modle");
+  r = runIterc(dir, "check -", misspelt);
   CHECK(r.status == 1);
-  CHECK(r.err.find("<stdin>:2:3") != std::string::npos);
+  CHECK(r.err.find("<stdin>:5:3: error[E012]") != std::string::npos);
 }
 
 TEST_CASE("cli: one source size limit, the documented one", "[cli]") {
@@ -140,7 +142,8 @@ TEST_CASE("cli: --error-limit bounds the diagnostics shown", "[cli]") {
   std::string source;
   for (int i = 0; i < 60; ++i)
     source += "agent a" + std::to_string(i) + ":\n  modle: \"x\"\n";
-  writeFile(dir.path / "many.iter", source);
+  writeFile(dir.path / "many.iter",
+            withWorkflow(source, "  a0 -> done\n", "a0"));
   CliResult r = runIterc(dir, "check many.iter");
   CHECK(r.status == 1);
   CHECK(r.err.find("more diagnostics not shown (the limit is 50") !=

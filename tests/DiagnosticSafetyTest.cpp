@@ -129,9 +129,10 @@ TEST_CASE("diagnostic safety: invalid UTF-8 in the source, in messages and in "
     CheckResult r = checkSource("agent a:\n  model: \"R\xE9sum\xE9\"\n");
     REQUIRE(r.hasCode("E006"));
     std::string text = renderEverywhere(*r.sources, r.diags);
-    // The caret stays under the first bad byte, shown as \xE9.
+    // The caret stays under the first bad byte, shown as \xE9 (four
+    // columns wide).
     CHECK(text.find("      model: \"R\\xE9sum\\xE9\"\n"
-                    "                ^\n") != std::string::npos);
+                    "               ^~~~\n") != std::string::npos);
   }
   SECTION("in a message, a note, a fix-it and the file name") {
     SourceManager sources;
@@ -197,7 +198,8 @@ TEST_CASE("diagnostic safety: a long line is quoted as a window around the "
 }
 
 TEST_CASE("diagnostic safety: short lines are quoted whole", "[diagsafety]") {
-  CheckResult r = checkSource("agent a:\n  modle: \"x\"\n");
+  CheckResult r = checkSource(
+      withWorkflow("agent a:\n  modle: \"x\"\n", "  a -> done\n", "a"));
   REQUIRE(!r.diags.empty());
   std::string text = r.render();
   CHECK(text.find("\n      modle: \"x\"\n") != std::string::npos);
@@ -231,7 +233,7 @@ TEST_CASE("diagnostic safety: the number of diagnostics shown is capped",
   std::string props;
   for (int i = 0; i < 80; ++i)
     props += "agent a" + std::to_string(i) + ":\n  modle: \"x\"\n";
-  CheckResult r = checkSource(props);
+  CheckResult r = checkSource(withWorkflow(props, "  a0 -> done\n", "a0"));
   REQUIRE(r.diags.size() >= 80);
   RenderOptions options;
   options.maxDiagnostics = 50;

