@@ -226,12 +226,19 @@ TEST_CASE("DiagnosticCodes: iterc explain prints each doc", "[diagnostics][drive
   RunResult lower = runIterc("explain c019");
   CHECK(lower.status == 0);
   CHECK(lower.out == readBinary(docsDir / "C019.md"));
-  // `--list` lists exactly the documented codes.
+  // `--list` lists exactly the documented codes, each with the title of
+  // its page ("# C001: unknown node").
   RunResult list = runIterc("explain --list");
   CHECK(list.status == 0);
   std::string expected;
-  for (const std::string &code : documentedCodes())
-    expected += code + "\n";
+  for (const std::string &code : documentedCodes()) {
+    std::string doc = readBinary(docsDir / (code + ".md"));
+    std::string heading = doc.substr(0, doc.find('\n'));
+    std::string prefix = "# " + code + ": ";
+    REQUIRE(heading.rfind(prefix, 0) == 0);
+    expected += code + std::string(code.size() < 6 ? 6 - code.size() : 0, ' ') +
+                " " + heading.substr(prefix.size()) + "\n";
+  }
   CHECK(list.out == expected);
 }
 

@@ -718,3 +718,25 @@ TEST_CASE("iterc diff: an emitted directory against its source", "[diff]") {
   CHECK(different.status == 1);
   CHECK(different.out.find("--- a/refine.cpp") != std::string::npos);
 }
+
+TEST_CASE("diff: raw strings are shown as written", "[diff]") {
+  auto source = [](const std::string &command) {
+    return "schema out:\n  ok: bool\n\ntool t:\n  command: " + command +
+           "\n  output: out\n\nworkflow w:\n  entry: t\n  t -> done\n";
+  };
+  TempDir tmp;
+  writeFile(tmp.path / "a.iter", source(R"(`grep -E "a\d+" x`)"));
+  writeFile(tmp.path / "b.iter", source(R"(`grep -E "b\d+" x`)"));
+  std::unique_ptr<Loaded> loaded = load({(tmp.path / "a.iter").string(), "a"},
+                                        {(tmp.path / "b.iter").string(), "b"});
+  REQUIRE(!loaded->result.changes.empty());
+  DiffRenderOptions options;
+  std::string text = renderDiff(loaded->result, options);
+  INFO(text);
+  CHECK(text.find(R"(`grep -E "a\d+" x`)") != std::string::npos);
+  CHECK(text.find(R"(`grep -E "b\d+" x`)") != std::string::npos);
+  // Not re-escaped in the semantic summary (the generated C++ below has
+  // its own escapes).
+  std::string summary = text.substr(0, text.find("generated files"));
+  CHECK(summary.find(R"(\"a\\d+\")") == std::string::npos);
+}

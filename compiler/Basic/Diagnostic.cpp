@@ -5,8 +5,10 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Basic/Diagnostic.h"
+#include "Basic/Utf8.h"
 
 #include <algorithm>
+#include <set>
 #include <tuple>
 
 using namespace iterc;
@@ -21,18 +23,26 @@ const DiagInfo &iterc::getDiagInfo(diag::ID id) { return diagTable[id]; }
 
 std::string iterc::formatDiagnostic(const char *format,
                                     const std::vector<std::string> &args) {
+  // Arguments often quote the input (names, strings, tokens), which may be
+  // megabytes long: each is cut (never inside a code point) and so is the
+  // whole message, so that a diagnostic stays a line or two.
+  constexpr size_t MaxArgumentBytes = 1024, MaxMessageBytes = 4096;
   std::string out;
   for (const char *p = format; *p; ++p) {
     if (*p == '{' && p[1] >= '0' && p[1] <= '9' && p[2] == '}') {
       size_t index = p[1] - '0';
       if (index < args.size())
-        out += args[index];
+        out += utf8Prefix(args[index], MaxArgumentBytes);
+      if (index < args.size() && args[index].size() > MaxArgumentBytes)
+        out += "\u2026";
       p += 2;
       continue;
     }
     // "{{" in a format is a literal "{{" (used for template syntax).
     out.push_back(*p);
   }
+  if (out.size() > MaxMessageBytes)
+    return truncateUtf8(out, MaxMessageBytes, "\u2026");
   return out;
 }
 
@@ -127,7 +137,39 @@ std::vector<Diagnostic> DiagnosticEngine::getSortedDiagnostics() const {
                                     a.code == b.code && a.message == b.message;
                            }),
                sorted.end());
+  dropEchoesOfSyntaxErrors(sorted);
   return sorted;
+}
+
+/// True for the lexical and syntax errors (E001 to E009): where one is, the
+/// AST is the parser's guess.
+static bool isSyntaxError(const Diagnostic &d) {
+  return d.severity == Severity::Error && d.code.size() == 4 &&
+         d.code.compare(0, 3, "E00") == 0;
+}
+
+void DiagnosticEngine::dropEchoesOfSyntaxErrors(
+    std::vector<Diagnostic> &sorted) const {
+  // A line with a syntax error gets no other diagnostic: what the checker
+  // says about the parser's guess (e.g. a hundred duplicate keys made of a
+  // line of quotes) only echoes it. One bad construct, one error.
+  std::set<std::pair<unsigned, unsigned>> badLines;
+  for (const Diagnostic &d : sorted)
+    if (isSyntaxError(d))
+      badLines.emplace(d.fileId,
+                       sources.getLineColumn(d.fileId, d.range.begin).line);
+  if (badLines.empty())
+    return;
+  sorted.erase(
+      std::remove_if(
+          sorted.begin(), sorted.end(),
+          [&](const Diagnostic &d) {
+            return !isSyntaxError(d) &&
+                   badLines.count(
+                       {d.fileId,
+                        sources.getLineColumn(d.fileId, d.range.begin).line});
+          }),
+      sorted.end());
 }
 
 /// Optimal-string-alignment distance: insertions, deletions, substitutions

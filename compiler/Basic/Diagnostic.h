@@ -118,7 +118,8 @@ public:
   unsigned getNumWarnings() const { return numWarnings; }
 
   /// Diagnostics in a deterministic order: by file, then position, then code,
-  /// then message. Reporting order does not matter.
+  /// then message. Reporting order does not matter. A line with a syntax
+  /// error (E001-E009) shows only its syntax errors.
   std::vector<Diagnostic> getSortedDiagnostics() const;
   const std::vector<Diagnostic> &getDiagnostics() const { return diags; }
   const SourceManager &getSourceManager() const { return sources; }
@@ -133,6 +134,7 @@ public:
 private:
   friend class DiagnosticBuilder;
   void emit(Diagnostic diag);
+  void dropEchoesOfSyntaxErrors(std::vector<Diagnostic> &sorted) const;
 
   const SourceManager &sources;
   std::vector<Diagnostic> diags;

@@ -21,7 +21,14 @@ enum class DiagnosticFormat { Text, Json, Sarif };
 struct RenderOptions {
   bool color = false;
   std::string toolVersion;
+  /// Shows at most this many diagnostics (0: all); the rest are counted in
+  /// a closing line (text) or an "omitted" member (JSON, SARIF), like
+  /// clang's -ferror-limit. The error and warning totals still count all.
+  unsigned maxDiagnostics = 0;
 };
+
+/// The limit the command line applies unless told otherwise.
+constexpr unsigned DefaultDiagnosticLimit = 50;
 
 /// Renders `diags` (already sorted) in the given format.
 std::string renderDiagnostics(const SourceManager &sources,

@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "CodeGen/Bundle.h"
+#include "Basic/Utf8.h"
 
 #include <nlohmann/json.hpp>
 
@@ -76,48 +77,8 @@ std::string printable(std::string_view s) {
   return out;
 }
 
-/// Length of the UTF-8 sequence at `s[i]`, or 0 when it is not valid
-/// (overlong, surrogate, above U+10FFFF or cut short).
-size_t utf8SequenceLength(std::string_view s, size_t i) {
-  unsigned char c = static_cast<unsigned char>(s[i]);
-  if (c < 0x80)
-    return 1;
-  size_t len;
-  uint32_t cp;
-  if (c >= 0xc2 && c <= 0xdf) {
-    len = 2;
-    cp = c & 0x1f;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    len = 3;
-    cp = c & 0x0f;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    len = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (s.size() - i < len)
-    return 0;
-  for (size_t k = 1; k < len; ++k) {
-    unsigned char cc = static_cast<unsigned char>(s[i + k]);
-    if ((cc & 0xc0) != 0x80)
-      return 0;
-    cp = (cp << 6) | (cc & 0x3f);
-  }
-  if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-      (cp >= 0xd800 && cp <= 0xdfff))
-    return 0;
-  return len;
-}
-
 bool isValidUtf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    size_t len = utf8SequenceLength(s, i);
-    if (len == 0)
-      return false;
-    i += len;
-  }
-  return true;
+  return findInvalidUtf8(s) == std::string_view::npos;
 }
 
 const char *Base64Alphabet =

@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "CodeGen/CppEmitter.h"
+#include "Basic/Utf8.h"
 
 #include "CodeGen/Printer.h"
 #include "CodeGen/StackEmitter.h"
@@ -236,7 +237,7 @@ std::string commentText(std::string text) {
     if (c == '\n' || c == '\r')
       c = ' ';
   if (text.size() > 70)
-    text = text.substr(0, 67) + "...";
+    text = truncateUtf8(text, 67);
   return text;
 }
 

@@ -157,6 +157,7 @@ bool checkSide(diff::Side &side, bool color, std::string &messages) {
     RenderOptions render;
     render.toolVersion = iterVersion();
     render.color = color;
+    render.maxDiagnostics = DefaultDiagnosticLimit;
     messages += renderDiagnostics(*side.sources, diags.getSortedDiagnostics(),
                                   DiagnosticFormat::Text, render);
     return false;

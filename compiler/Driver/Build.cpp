@@ -72,7 +72,8 @@ const char *iterc::emitHelp =
     "exit status: 0 written, 1 the workflow has errors, 2 usage or I/O error\n";
 
 const char *iterc::buildHelp =
-    "usage: iterc build FILE [-o BIN] [--verbose]\n"
+    "usage: iterc build FILE [-o BIN] [--context DIR] [--no-cache] "
+    "[--verbose]\n"
     "\n"
     "Checks FILE, generates C++ for its workflow and compiles it with the\n"
     "system C++ compiler against iterc's runtime into one fully static,\n"
@@ -293,6 +294,7 @@ std::optional<Emitted> checkAndEmit(const std::string &path,
     RenderOptions render;
     render.toolVersion = iterVersion();
     render.color = false;
+    render.maxDiagnostics = DefaultDiagnosticLimit;
     plain = renderDiagnostics(sources, diags.getSortedDiagnostics(),
                               DiagnosticFormat::Text, render);
     render.color = isatty(STDERR_FILENO);
@@ -374,7 +376,14 @@ std::optional<int> parseArgs(int argc, char **argv, const char *command,
     } else if (arg == "--no-cache" && std::strcmp(command, "emit")) {
       args.noCache = true;
     } else if (arg.size() > 1 && arg[0] == '-') {
-      return usage("unknown option '" + arg + "'", command);
+      std::vector<std::string_view> known = {"--help"};
+      if (std::strcmp(command, "run"))
+        known.insert(known.end(), {"--output"});
+      if (!std::strcmp(command, "build"))
+        known.push_back("--context");
+      if (std::strcmp(command, "emit"))
+        known.insert(known.end(), {"--verbose", "--no-cache"});
+      return usage(unknownOption(arg, known), command);
     } else if (args.file.empty()) {
       args.file = arg;
     } else {

@@ -282,7 +282,8 @@ int iterc::runBundle(int argc, char **argv) {
                          "'; expected binary or markdown",
                      "bundle");
     } else if (arg.size() > 1 && arg[0] == '-') {
-      return usage("unknown option '" + arg + "'", "bundle");
+      return usage(unknownOption(arg, {"--help", "--output", "--format"}),
+                   "bundle");
     } else if (input.empty()) {
       input = arg;
     } else {
@@ -363,7 +364,8 @@ int iterc::runUnbundle(int argc, char **argv) {
     } else if (arg == "--check") {
       check = true;
     } else if (arg.size() > 1 && arg[0] == '-') {
-      return usage("unknown option '" + arg + "'", "unbundle");
+      return usage(unknownOption(arg, {"--help", "--output", "--check"}),
+                   "unbundle");
     } else if (input.empty()) {
       input = arg;
     } else {

@@ -7,6 +7,7 @@
 
 #include "CodeGen/DiffInput.h"
 #include "Driver/Build.h"
+#include "Driver/Exit.h"
 #include "Tools/Diff.h"
 
 #include <cstdio>
@@ -121,7 +122,9 @@ int iterc::runDiff(int argc, char **argv) {
         return usage("--source-path needs a path");
       sourcePath = v;
     } else {
-      return usage("unknown option '" + arg + "'");
+      return usage(driver::unknownOption(arg, {"--help", "--format", "--color",
+                                               "--no-color", "--unified",
+                                               "--source-path"}));
     }
   }
   if (operands.size() != 2)

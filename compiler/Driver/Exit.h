@@ -10,6 +10,8 @@
 #define ITERC_DRIVER_EXIT_H
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace iterc::driver {
 
@@ -21,6 +23,14 @@ constexpr int ExitUsage = 2;
 int usage(const std::string &message, const char *command);
 /// "iterc: error: <message>"; returns ExitUsage.
 int ioError(const std::string &message);
+
+/// "; did you mean 'X'?" for the entry of `known` closest to `word`, or ""
+/// when none is close enough to be a likely typo.
+std::string didYouMean(std::string_view word,
+                       const std::vector<std::string_view> &known);
+/// "unknown option 'ARG'" and, when one is close, the option meant.
+std::string unknownOption(const std::string &arg,
+                          const std::vector<std::string_view> &options);
 
 } // namespace iterc::driver
 

@@ -12,38 +12,73 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 using namespace iterc;
 
 const char *iterc::iterVersion() { return ITERC_VERSION; }
 
-std::optional<std::string> iterc::readSourceFile(const std::string &path,
-                                                 std::string &error) {
-  FILE *f = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
-  if (!f) {
-    error = std::strerror(errno);
-    return std::nullopt;
-  }
+namespace {
+
+std::string sizeLimitError() {
+  return "file is larger than " + std::to_string(MaxSourceSize >> 20) +
+         " MiB, the limit for a source file";
+}
+
+/// Reads `fd` to its end, failing once more than MaxSourceSize bytes came.
+std::optional<std::string> readAll(int fd, std::string &error) {
   std::string data;
   char buffer[1 << 16];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) {
-    data.append(buffer, n);
-    if (data.size() > (256u << 20)) {
-      error = "file is larger than 256 MiB";
-      if (f != stdin)
-        std::fclose(f);
+  for (;;) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      error = std::strerror(errno);
+      return std::nullopt;
+    }
+    if (n == 0)
+      return data;
+    data.append(buffer, size_t(n));
+    if (data.size() > MaxSourceSize) {
+      error = sizeLimitError();
       return std::nullopt;
     }
   }
-  bool failed = std::ferror(f);
-  int savedErrno = errno;
-  if (f != stdin)
-    std::fclose(f);
-  if (failed) {
-    error = std::strerror(savedErrno);
+}
+
+} // namespace
+
+std::optional<std::string> iterc::readSourceFile(const std::string &path,
+                                                 std::string &error) {
+  if (path == "-")
+    return readAll(STDIN_FILENO, error);
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer
+  // forever; it is refused below like any other file that is not regular.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    error = std::strerror(errno);
     return std::nullopt;
   }
+  struct stat st;
+  std::optional<std::string> data;
+  if (::fstat(fd, &st) != 0) {
+    error = std::strerror(errno);
+  } else if (S_ISDIR(st.st_mode)) {
+    error = "it is a directory";
+  } else if (!S_ISREG(st.st_mode)) {
+    error = "not a regular file (a FIFO, socket or device is not read; "
+            "use '-' to read standard input)";
+  } else if (uint64_t(st.st_size) > MaxSourceSize) {
+    error = sizeLimitError();
+  } else {
+    // A regular file never blocks; clear the flag all the same.
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    data = readAll(fd, error);
+  }
+  ::close(fd);
   return data;
 }
 

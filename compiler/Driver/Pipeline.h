@@ -18,8 +18,10 @@
 
 namespace iterc {
 
-/// Reads a file (or stdin for "-"). Returns nullopt and sets `error` when it
-/// cannot be read.
+/// Reads a source file (or stdin for "-"). Only regular files are read: a
+/// FIFO, socket, device or directory is refused at once, never waited on.
+/// A file larger than MaxSourceSize is refused. Returns nullopt and sets
+/// `error` when the file cannot be read.
 std::optional<std::string> readSourceFile(const std::string &path,
                                           std::string &error);
 

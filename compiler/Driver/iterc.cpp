@@ -9,8 +9,10 @@
 #include "Driver/Build.h"
 #include "Driver/BundleCmd.h"
 #include "Driver/DiffCmd.h"
+#include "Driver/Exit.h"
 #include "Driver/Pipeline.h"
 #include "Driver/ReplaceFile.h"
+#include "Tools/Diff.h"
 #include "Tools/Explain.h"
 #include "Tools/Formatter.h"
 #include "Tools/GraphPrinter.h"
@@ -52,13 +54,15 @@ const char *mainHelp =
     "  unbundle  verify a bundle and restore its files into a directory\n"
     "\n"
     "options:\n"
-    "  -h, --help     show help (also 'iterc <command> --help')\n"
-    "  --version      print the version\n"
+    "  -h, --help     show help (also 'iterc help <command>' or\n"
+    "                 'iterc <command> --help')\n"
+    "  -V, --version  print the version\n"
     "\n"
     "exit status: 0 success, 1 errors in the input, 2 usage or I/O error\n";
 
 const char *checkHelp =
-    "usage: iterc check [--format=text|json|sarif] [-Werror] [--color] FILE...\n"
+    "usage: iterc check [--format=text|json|sarif] [-Werror] [--color] "
+    "FILE...\n"
     "\n"
     "Parses and checks each FILE ('-' reads standard input) and reports every\n"
     "error and warning, in source order.\n"
@@ -71,6 +75,8 @@ const char *checkHelp =
     "  --color         colour the text output (default: when a terminal)\n"
     "  --no-color      never colour\n"
     "  --time          print how long parsing and checking took\n"
+    "  --error-limit=N show at most N diagnostics (default 50, 0: all); the\n"
+    "                  totals still count every one\n"
     "\n"
     "exit status: 0 no errors, 1 errors found, 2 usage or unreadable file\n";
 
@@ -79,11 +85,25 @@ struct CommonOptions {
   bool werror = false;
   int color = -1;
   bool timePhases = false;
+  unsigned errorLimit = DefaultDiagnosticLimit;
   std::vector<std::string> files;
 };
 
 bool startsWith(const char *s, const char *prefix) {
   return std::strncmp(s, prefix, std::strlen(prefix)) == 0;
+}
+
+/// A non-negative decimal count, or nothing when `text` is not one.
+std::optional<unsigned> parseCount(const char *text) {
+  unsigned value = 0;
+  if (!*text)
+    return std::nullopt;
+  for (const char *p = text; *p; ++p) {
+    if (*p < '0' || *p > '9' || value > 100000000)
+      return std::nullopt;
+    value = value * 10 + unsigned(*p - '0');
+  }
+  return value;
 }
 
 int usageError(const std::string &message, const char *command) {
@@ -122,8 +142,18 @@ int runCheck(int argc, char **argv) {
       opts.color = 0;
     } else if (!std::strcmp(arg, "--time")) {
       opts.timePhases = true;
+    } else if (startsWith(arg, "--error-limit=")) {
+      std::optional<unsigned> limit = parseCount(arg + 14);
+      if (!limit)
+        return usageError(std::string("invalid limit in '") + arg +
+                              "'; expected a number (0: no limit)",
+                          "check");
+      opts.errorLimit = *limit;
     } else if (arg[0] == '-' && arg[1] != '\0') {
-      return usageError(std::string("unknown option '") + arg + "'", "check");
+      return usageError(driver::unknownOption(
+                            arg, {"--help", "--format", "-Werror", "--color",
+                                  "--no-color", "--time", "--error-limit"}),
+                        "check");
     } else {
       opts.files.push_back(arg);
     }
@@ -153,18 +183,24 @@ int runCheck(int argc, char **argv) {
   }
   RenderOptions render;
   render.toolVersion = iterVersion();
+  render.maxDiagnostics = opts.errorLimit;
   render.color = opts.color == 1 ||
                  (opts.color == -1 && opts.format == DiagnosticFormat::Text &&
                   isatty(STDERR_FILENO));
-  std::string out = renderDiagnostics(sources, diags.getSortedDiagnostics(),
-                                      opts.format, render);
+  std::vector<Diagnostic> sorted = diags.getSortedDiagnostics();
+  std::string out = renderDiagnostics(sources, sorted, opts.format, render);
   if (opts.format == DiagnosticFormat::Text) {
     std::fputs(out.c_str(), stderr);
-    if (diags.getNumErrors() || diags.getNumWarnings())
-      std::fprintf(stderr, "%u error%s, %u warning%s\n", diags.getNumErrors(),
-                   diags.getNumErrors() == 1 ? "" : "s",
-                   diags.getNumWarnings(),
-                   diags.getNumWarnings() == 1 ? "" : "s");
+    // The totals count what is reported (as the JSON's do), every one even
+    // beyond --error-limit.
+    unsigned errors = 0, warnings = 0;
+    for (const Diagnostic &d : sorted) {
+      errors += d.severity == Severity::Error;
+      warnings += d.severity == Severity::Warning;
+    }
+    if (errors || warnings)
+      std::fprintf(stderr, "%u error%s, %u warning%s\n", errors,
+                   errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s");
   } else {
     std::fputs(out.c_str(), stdout);
   }
@@ -173,16 +209,17 @@ int runCheck(int argc, char **argv) {
   return diags.hasErrors() ? ExitErrors : ExitOk;
 }
 
-
 const char *fmtHelp =
-    "usage: iterc fmt [-i | --check] FILE...\n"
+    "usage: iterc fmt [-i | --check | -d] FILE...\n"
     "\n"
     "Prints each FILE in canonical form. Comments are kept; formatting is\n"
     "idempotent and never changes what a file means. A file with syntax\n"
     "errors is left alone and its errors are reported.\n"
     "\n"
     "  -i        rewrite the files in place\n"
-    "  --check   print nothing; exit 1 when a file is not canonical\n";
+    "  --check   print nothing; exit 1 when a file is not canonical\n"
+    "  -d, --diff  print a unified diff of what would change (nothing for a\n"
+    "            canonical file); exit 1 when a file is not canonical\n";
 
 const char *graphHelp =
     "usage: iterc graph [--format=mermaid|dot] FILE\n"
@@ -198,7 +235,8 @@ const char *explainHelp =
     "       iterc explain --list\n"
     "\n"
     "Explains a diagnostic code (e.g. C019 or E003) with an example that\n"
-    "triggers it and the corrected version.\n";
+    "triggers it and the corrected version. --list prints every code with\n"
+    "its title.\n";
 
 /// Reads and parses one file for fmt/graph; prints diagnostics on failure.
 bool loadFile(const std::string &path, SourceManager &sources,
@@ -220,6 +258,7 @@ void printDiagnostics(const SourceManager &sources,
                       const DiagnosticEngine &diags) {
   RenderOptions render;
   render.toolVersion = iterVersion();
+  render.maxDiagnostics = DefaultDiagnosticLimit;
   render.color = isatty(STDERR_FILENO);
   std::fputs(renderDiagnostics(sources, diags.getSortedDiagnostics(),
                                DiagnosticFormat::Text, render)
@@ -228,7 +267,7 @@ void printDiagnostics(const SourceManager &sources,
 }
 
 int runFmt(int argc, char **argv) {
-  bool inPlace = false, check = false;
+  bool inPlace = false, check = false, showDiff = false;
   std::vector<std::string> files;
   for (int i = 0; i < argc; ++i) {
     std::string arg = argv[i];
@@ -240,15 +279,18 @@ int runFmt(int argc, char **argv) {
       inPlace = true;
     else if (arg == "--check")
       check = true;
+    else if (arg == "-d" || arg == "--diff")
+      showDiff = true;
     else if (arg.size() > 1 && arg[0] == '-')
-      return usageError("unknown option '" + arg + "'", "fmt");
+      return usageError(
+          driver::unknownOption(arg, {"--help", "--check", "--diff"}), "fmt");
     else
       files.push_back(arg);
   }
   if (files.empty())
     return usageError("no input files", "fmt");
-  if (inPlace && check)
-    return usageError("-i and --check cannot be combined", "fmt");
+  if (int(inPlace) + int(check) + int(showDiff) > 1)
+    return usageError("-i, --check and --diff cannot be combined", "fmt");
   int status = ExitOk;
   for (const std::string &path : files) {
     SourceManager sources;
@@ -267,6 +309,16 @@ int runFmt(int argc, char **argv) {
     }
     std::string formatted = formatFile(*compiled.ast, sources);
     std::string_view original = sources.getText(compiled.fileId);
+    if (showDiff) {
+      // a/ and b/ as git writes them, so that `git apply` takes the diff.
+      std::string name = path == "-" ? "<stdin>" : path;
+      std::string patch =
+          diff::unifiedDiff(original, formatted, "a/" + name, "b/" + name);
+      std::fputs(patch.c_str(), stdout);
+      if (!patch.empty())
+        status = std::max(status, ExitErrors);
+      continue;
+    }
     if (check) {
       if (formatted != original) {
         std::printf("%s: not canonical\n", path.c_str());
@@ -307,7 +359,8 @@ int runGraph(int argc, char **argv) {
                             "'; expected mermaid or dot",
                         "graph");
     else if (arg.size() > 1 && arg[0] == '-')
-      return usageError("unknown option '" + arg + "'", "graph");
+      return usageError(driver::unknownOption(arg, {"--help", "--format"}),
+                        "graph");
     else
       files.push_back(arg);
   }
@@ -334,7 +387,7 @@ int runExplain(int argc, char **argv) {
   }
   if (argc == 1 && !std::strcmp(argv[0], "--list")) {
     for (const std::string &code : explainedCodes())
-      std::printf("%s\n", code.c_str());
+      std::printf("%-6s %s\n", code.c_str(), explanationTitle(code).c_str());
     return ExitOk;
   }
   if (argc != 1)
@@ -354,39 +407,73 @@ int runExplain(int argc, char **argv) {
 
 } // namespace
 
+namespace {
+
+using CommandFn = int (*)(int, char **);
+
+struct Command {
+  const char *name;
+  CommandFn run;
+};
+
+const Command Commands[] = {{"check", runCheck},   {"fmt", runFmt},
+                            {"graph", runGraph},   {"explain", runExplain},
+                            {"emit", runEmit},     {"build", runBuild},
+                            {"run", runRun},       {"diff", runDiff},
+                            {"bundle", runBundle}, {"unbundle", runUnbundle}};
+
+const Command *findCommand(std::string_view name) {
+  for (const Command &c : Commands)
+    if (name == c.name)
+      return &c;
+  return nullptr;
+}
+
+std::vector<std::string_view> commandNames() {
+  std::vector<std::string_view> names = {"help", "version"};
+  for (const Command &c : Commands)
+    names.push_back(c.name);
+  return names;
+}
+
+/// `iterc help [CMD]`: the main help, or the same as `iterc CMD --help`.
+int runHelpCommand(int argc, char **argv) {
+  if (argc == 0) {
+    std::fputs(mainHelp, stdout);
+    return ExitOk;
+  }
+  const Command *command = findCommand(argv[0]);
+  if (!command || argc > 1)
+    return usageError(argc > 1
+                          ? "help takes one command"
+                          : "no command '" + std::string(argv[0]) + "'" +
+                                driver::didYouMean(argv[0], commandNames()),
+                      nullptr);
+  char help[] = "--help";
+  char *args[] = {help, nullptr};
+  return command->run(1, args);
+}
+
+} // namespace
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     std::fputs(mainHelp, stderr);
     return ExitUsage;
   }
   std::string command = argv[1];
-  if (command == "-h" || command == "--help" || command == "help") {
-    std::fputs(mainHelp, stdout);
-    return ExitOk;
-  }
-  if (command == "--version" || command == "version") {
+  if (command == "-h" || command == "--help" || command == "help")
+    return runHelpCommand(argc - 2, argv + 2);
+  if (command == "-V" || command == "--version" || command == "version") {
     std::printf("iterc %s\n", iterVersion());
     return ExitOk;
   }
-  if (command == "check")
-    return runCheck(argc - 2, argv + 2);
-  if (command == "fmt")
-    return runFmt(argc - 2, argv + 2);
-  if (command == "graph")
-    return runGraph(argc - 2, argv + 2);
-  if (command == "explain")
-    return runExplain(argc - 2, argv + 2);
-  if (command == "emit")
-    return runEmit(argc - 2, argv + 2);
-  if (command == "build")
-    return runBuild(argc - 2, argv + 2);
-  if (command == "run")
-    return runRun(argc - 2, argv + 2);
-  if (command == "diff")
-    return runDiff(argc - 2, argv + 2);
-  if (command == "bundle")
-    return runBundle(argc - 2, argv + 2);
-  if (command == "unbundle")
-    return runUnbundle(argc - 2, argv + 2);
-  return usageError("unknown command '" + command + "'", nullptr);
+  if (const Command *c = findCommand(command))
+    return c->run(argc - 2, argv + 2);
+  if (command.size() > 1 && command[0] == '-')
+    return usageError(driver::unknownOption(command, {"--help", "--version"}),
+                      nullptr);
+  return usageError("unknown command '" + command + "'" +
+                        driver::didYouMean(command, commandNames()),
+                    nullptr);
 }

@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Frontend/ParseDriver.h"
+#include "Basic/Utf8.h"
 
 #include "IterLexer.h"
 #include "IterParser.h"
@@ -105,7 +106,7 @@ static std::string describeToken(const antlr4::dfa::Vocabulary &vocab,
   if (type == IterLexer::STRING || type == IterLexer::RAW_STRING) {
     std::string text = token->getText();
     if (text.size() > 30)
-      text = text.substr(0, 27) + "...";
+      text = truncateUtf8(text, 27);
     return "string " + text;
   }
   if (type == IterLexer::INT || type == IterLexer::FLOAT)
@@ -919,36 +920,6 @@ ast::Value AstBuilder::buildValue(IterParser::ValueContext *ctx) {
 //===----------------------------------------------------------------------===//
 // parseFile
 //===----------------------------------------------------------------------===//
-
-/// Returns the offset of the first byte that is not valid UTF-8, or npos.
-static size_t findInvalidUtf8(std::string_view text) {
-  size_t i = 0, n = text.size();
-  while (i < n) {
-    unsigned char c = text[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len = (c & 0xE0) == 0xC0   ? 2
-                 : (c & 0xF0) == 0xE0 ? 3
-                 : (c & 0xF8) == 0xF0 ? 4
-                                      : 0;
-    if (len == 0 || i + len > n || (len == 2 && c < 0xC2))
-      return i;
-    uint32_t cp = c & (0x7F >> len);
-    for (size_t k = 1; k < len; ++k) {
-      unsigned char cc = text[i + k];
-      if ((cc & 0xC0) != 0x80)
-        return i;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return i;
-    i += len;
-  }
-  return std::string_view::npos;
-}
 
 static void collectComments(const SourceManager &sources, unsigned fileId,
                             antlr4::CommonTokenStream &tokens,

@@ -16,6 +16,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Sema/Sema.h"
+#include "Basic/Utf8.h"
 #include "IR/ShellCheck.h"
 #include "Sema/WorkdirPath.h"
 
@@ -162,7 +163,7 @@ private:
 static std::string describeValue(const Value &v) {
   switch (v.kind) {
   case Value::Kind::String:
-    return "\"" + (v.text.size() > 40 ? v.text.substr(0, 37) + "..." : v.text) +
+    return "\"" + (v.text.size() > 40 ? truncateUtf8(v.text, 37) : v.text) +
            "\"";
   case Value::Kind::Int:
   case Value::Kind::Float:

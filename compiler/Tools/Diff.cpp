@@ -514,6 +514,32 @@ SourceRange propertyRange(const std::vector<ast::Property> *props,
   return range;
 }
 
+/// Shows the values written as raw strings (`...`) as written, backticks and
+/// all, rather than re-escaped in double quotes: a property "a.b" is looked
+/// up as the child b of the block a. The compared value is unchanged, so a
+/// string that is only re-spelt raw is not a change.
+void showRawStringsAsWritten(Elem &e, const std::vector<ast::Property> *props) {
+  for (Prop &p : e.props) {
+    if (!p.display.empty() || p.multiline)
+      continue;
+    const std::vector<ast::Property> *level = props;
+    const ast::Property *found = nullptr;
+    std::string_view key = p.key;
+    while (level) {
+      size_t dot = key.find('.');
+      found = findProperty(level, key.substr(0, dot));
+      if (!found || dot == std::string_view::npos)
+        break;
+      level = found->isBlock ? &found->children : nullptr;
+      key.remove_prefix(dot + 1);
+      found = nullptr;
+    }
+    if (found && !found->isBlock && found->value.isString() &&
+        found->value.form == ast::Value::StringForm::Raw)
+      p.display = "`" + found->value.text + "`";
+  }
+}
+
 /// Builds the elements of one side.
 class Flattener {
 public:
@@ -657,6 +683,7 @@ public:
     if (!n.assertions.empty())
       add("assertions", quote(n.assertions.source), at({"assertions"}));
     add("require", wordList(n.require), at({"require"}));
+    showRawStringsAsWritten(e, props);
     return e;
   }
 
@@ -843,6 +870,7 @@ public:
         add("health.timeout", duration(h.timeoutMs), {"health", "timeout"});
         add("health.retries", std::to_string(h.retries), {"health", "retries"});
       }
+      showRawStringsAsWritten(e, props);
       out.push_back(std::move(e));
     }
     return out;

@@ -25,6 +25,21 @@ const char *iterc::findExplanation(std::string_view code) {
   return nullptr;
 }
 
+std::string iterc::explanationTitle(std::string_view code) {
+  const char *text = findExplanation(code);
+  if (!text)
+    return "";
+  std::string_view heading(text);
+  heading = heading.substr(0, heading.find('\n'));
+  std::string prefix = "# " + std::string(code) + ":";
+  if (heading.substr(0, prefix.size()) != prefix)
+    return "";
+  heading.remove_prefix(prefix.size());
+  while (!heading.empty() && heading.front() == ' ')
+    heading.remove_prefix(1);
+  return std::string(heading);
+}
+
 std::vector<std::string> iterc::explainedCodes() {
   std::vector<std::string> codes;
   for (const Entry *e = entries; e->code; ++e)

@@ -20,6 +20,9 @@ const char *findExplanation(std::string_view code);
 /// Every code that has an explanation, sorted.
 std::vector<std::string> explainedCodes();
 
+/// The title of `code`'s explanation (its heading "# CODE: title"), or "".
+std::string explanationTitle(std::string_view code);
+
 } // namespace iterc
 
 #endif // ITERC_TOOLS_EXPLAIN_H

@@ -11,12 +11,30 @@
 
 using namespace iterc;
 
-static std::string edgeLabel(const ir::Module &m, const ir::Edge &e) {
+/// Per edge (in declaration order), whether it is a fallback: unconditional,
+/// after a conditional edge of the same node, so taken when none holds.
+static std::vector<bool> fallbackEdges(const ir::Workflow &wf) {
+  std::vector<bool> sawConditional(wf.nodes.size(), false);
+  std::vector<bool> fallback;
+  for (const ir::Edge &e : wf.edges) {
+    bool known = e.from < sawConditional.size();
+    fallback.push_back(known && e.cond == ir::Edge::Cond::None &&
+                       sawConditional[e.from]);
+    if (known && e.cond != ir::Edge::Cond::None)
+      sawConditional[e.from] = true;
+  }
+  return fallback;
+}
+
+static std::string edgeLabel(const ir::Module &m, const ir::Edge &e,
+                             bool fallback) {
   std::string label;
   if (e.cond == ir::Edge::Cond::Field)
     label = (e.negated ? "not " : "") + e.field;
   else if (e.cond == ir::Edge::Cond::Expr)
     label = e.exprText;
+  else if (fallback)
+    label = "otherwise";
   if (e.loop >= 0) {
     const ir::Loop &loop = m.workflow.loops[e.loop];
     std::string cap = loop.cap ? std::to_string(*loop.cap) : "?";
@@ -79,9 +97,39 @@ static std::set<unsigned> usedNodes(const ir::Workflow &wf) {
   return used;
 }
 
+/// The edges that involve services: `start` to each service the workflow
+/// starts, a service to those it depends on, and a tool to the services it
+/// restarts. Node ids: "start", "n<node>", "s<service>".
+struct ServiceEdge {
+  std::string from, to, label;
+};
+
+static std::vector<ServiceEdge> serviceEdges(const ir::Module &m) {
+  auto serviceId = [&](const std::string &name) -> std::string {
+    for (size_t i = 0; i < m.services.size(); ++i)
+      if (m.services[i].name == name)
+        return "s" + std::to_string(i);
+    return "";
+  };
+  std::vector<ServiceEdge> edges;
+  for (const std::string &name : m.workflow.services)
+    if (std::string id = serviceId(name); !id.empty())
+      edges.push_back({"start", id, "starts"});
+  for (size_t i = 0; i < m.services.size(); ++i)
+    for (const std::string &dep : m.services[i].dependsOn)
+      if (std::string id = serviceId(dep); !id.empty())
+        edges.push_back({"s" + std::to_string(i), id, "depends on"});
+  for (const ir::Node &n : m.workflow.nodes)
+    for (const std::string &name : n.restart)
+      if (std::string id = serviceId(name); !id.empty())
+        edges.push_back({"n" + std::to_string(n.index), id, "restart"});
+  return edges;
+}
+
 static std::string printMermaid(const ir::Module &m) {
   const ir::Workflow &wf = m.workflow;
   std::string out = "flowchart TD\n";
+  std::vector<bool> fallback = fallbackEdges(wf);
   for (unsigned i : usedNodes(wf)) {
     const ir::Node &n = wf.nodes[i];
     std::string id = "n" + std::to_string(i);
@@ -119,9 +167,14 @@ static std::string printMermaid(const ir::Module &m) {
     }
     out += "  " + id + shape + "\n";
   }
+  for (size_t i = 0; i < m.services.size(); ++i)
+    out += "  s" + std::to_string(i) + "([\"" +
+           mermaidEscape(m.services[i].name + " (service)") + "\"])\n";
   out += "  start((start)) --> n" + std::to_string(wf.entry) + "\n";
+  for (const ServiceEdge &e : serviceEdges(m))
+    out += "  " + e.from + " -.->|\"" + e.label + "\"| " + e.to + "\n";
   for (const ir::Edge &e : wf.edges) {
-    std::string label = edgeLabel(m, e);
+    std::string label = edgeLabel(m, e, fallback[&e - wf.edges.data()]);
     std::string arrow = e.loop >= 0 ? "-.->" : "-->";
     out += "  n" + std::to_string(e.from) + " " + arrow;
     if (!label.empty())
@@ -134,7 +187,10 @@ static std::string printMermaid(const ir::Module &m) {
 static std::string printDot(const ir::Module &m) {
   const ir::Workflow &wf = m.workflow;
   std::string out = "digraph \"" + dotEscape(wf.name) + "\" {\n";
-  out += "  rankdir=TB;\n  node [fontname=\"Helvetica\"];\n";
+  std::vector<bool> fallback = fallbackEdges(wf);
+  // Edge labels in the nodes' font (Graphviz's default is Times).
+  out += "  rankdir=TB;\n  node [fontname=\"Helvetica\"];\n"
+         "  edge [fontname=\"Helvetica\"];\n";
   out += "  start [shape=point];\n";
   for (unsigned i : usedNodes(wf)) {
     const ir::Node &n = wf.nodes[i];
@@ -175,10 +231,16 @@ static std::string printDot(const ir::Module &m) {
       out += ", peripheries=2";
     out += "];\n";
   }
+  for (size_t i = 0; i < m.services.size(); ++i)
+    out += "  s" + std::to_string(i) + " [label=\"" +
+           dotEscape(m.services[i].name + " (service)") + "\", shape=box3d];\n";
   out += "  start -> n" + std::to_string(wf.entry) + ";\n";
+  for (const ServiceEdge &e : serviceEdges(m))
+    out += "  " + e.from + " -> " + e.to + " [label=\"" + e.label +
+           "\", style=dotted];\n";
   for (const ir::Edge &e : wf.edges) {
     out += "  n" + std::to_string(e.from) + " -> n" + std::to_string(e.to);
-    std::string label = edgeLabel(m, e);
+    std::string label = edgeLabel(m, e, fallback[&e - wf.edges.data()]);
     std::string attrs;
     if (!label.empty())
       attrs += "label=\"" + dotEscape(label) + "\"";

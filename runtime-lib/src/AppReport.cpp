@@ -502,7 +502,7 @@ int iterc::rt::app::cmdInspect(Ctx &ctx, const std::vector<std::string> &args) {
     if (json) {
       for (const Listed &r : runs) {
         Json line = Json::object();
-        line["id"] = r.record.id;
+        line["run_id"] = r.record.id; // "run_id" in every JSON output
         line["status"] = runStatusName(r.record.status);
         line["workflow"] = r.record.workflowName;
         line["created_at"] = r.record.createdAt;
@@ -583,7 +583,13 @@ int iterc::rt::app::cmdInspect(Ctx &ctx, const std::vector<std::string> &args) {
   if (json) {
     Json j = Json::object();
     j["type"] = "run";
-    j["run"] = record->toJson();
+    // The stored record says "id"; every JSON output says "run_id".
+    Json run = record->toJson();
+    if (run.contains("id")) {
+      run["run_id"] = run["id"];
+      run.erase("id");
+    }
+    j["run"] = run;
     j["vars"] = vars;
     j["last_node"] = last;
     j["pending"] = pending;

@@ -917,7 +917,10 @@ int printOutcome(Ctx &ctx, Session &s, const RunResult &r) {
     out << status << ": run " << (runId.empty() ? "(not created)" : runId)
         << (r.node.empty() ? "" : " stopped at '" + r.node + "'")
         << (errorMessage.empty() ? "" : ": " + errorMessage) << "\n";
-    if (!resume.empty())
+    if (!resume.empty() && r.status == RunStatus::Cancelled)
+      // Interrupted (Ctrl-C, SIGTERM): nothing is wrong; it can go on.
+      out << "the run was interrupted; continue it with:\n  " << resume << "\n";
+    else if (!resume.empty())
       out << "the run can be resumed once the cause is fixed:\n  " << resume
           << "\n";
     else if (r.status == RunStatus::Failed && !runId.empty())

@@ -19,10 +19,12 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <functional>
 #include <map>
 #include <set>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -423,6 +425,30 @@ private:
     }
     // Anything the service left behind in its group.
     ::kill(-r.pid, SIGKILL);
+    // A sandboxed service's processes live in their own PID namespace and
+    // die after the sandbox's own process is reaped; stopped means that
+    // nothing answers on its ports any more (a restart binds them again).
+    int64_t portsDeadline = opts.clock->monotonicMs() + opts.stopGraceMs;
+    for (const std::string &p : r.desc->ports)
+      if (std::optional<int> port = hostPort(p))
+        while (loopbackAccepts(*port) &&
+               opts.clock->monotonicMs() < portsDeadline)
+          opts.clock->sleepMs(10);
+  }
+
+  /// Whether something accepts TCP connections on 127.0.0.1:`port`.
+  static bool loopbackAccepts(int port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+      return false;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(uint16_t(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool accepted =
+        ::connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    return accepted;
   }
 
   LocalRuntimeOptions opts;

@@ -3,7 +3,9 @@
 // Feeds arbitrary bytes to iterc as the contents of a .iter file: the lexer,
 // the parser, the AST builder and semantic analysis all run, and the
 // diagnostics are then rendered in every format (text with and without
-// colour, JSON, SARIF). Any crash, hang, leak or sanitizer report is a bug.
+// colour, JSON, SARIF; all of them and the first DefaultDiagnosticLimit).
+// Any crash, hang, leak or sanitizer report is a bug, and so is a rendering
+// that is not valid UTF-8 or (JSON, SARIF) does not parse back.
 //
 // Build with -DITERC_BUILD_FUZZERS=ON (clang only); run with scripts/fuzz.
 //
@@ -11,13 +13,39 @@
 #include "Basic/Diagnostic.h"
 #include "Basic/DiagnosticRenderer.h"
 #include "Basic/SourceManager.h"
+#include "Basic/Utf8.h"
 #include "Driver/Pipeline.h"
+
+#include <nlohmann/json.hpp>
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 
 using namespace iterc;
+
+namespace {
+
+/// Renders in `format` and aborts (a finding) when the output is not what
+/// every consumer may assume.
+void renderAndCheck(const SourceManager &sources,
+                    const std::vector<Diagnostic> &diags,
+                    DiagnosticFormat format, const RenderOptions &options) {
+  std::string out = renderDiagnostics(sources, diags, format, options);
+  if (findInvalidUtf8(out) != std::string::npos) {
+    std::fprintf(stderr, "rendering is not valid UTF-8\n");
+    std::abort();
+  }
+  if (format != DiagnosticFormat::Text &&
+      nlohmann::json::parse(out, nullptr, false).is_discarded()) {
+    std::fprintf(stderr, "rendering is not valid JSON\n");
+    std::abort();
+  }
+}
+
+} // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   SourceManager sources;
@@ -32,15 +60,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   plain.toolVersion = "fuzz";
   RenderOptions color = plain;
   color.color = true;
-  volatile size_t sink = 0;
-  sink += renderDiagnostics(sources, sorted, DiagnosticFormat::Text, plain)
-              .size();
-  sink += renderDiagnostics(sources, sorted, DiagnosticFormat::Text, color)
-              .size();
-  sink += renderDiagnostics(sources, sorted, DiagnosticFormat::Json, plain)
-              .size();
-  sink += renderDiagnostics(sources, sorted, DiagnosticFormat::Sarif, plain)
-              .size();
-  (void)sink;
+  RenderOptions limited = plain;
+  limited.maxDiagnostics = DefaultDiagnosticLimit;
+  for (DiagnosticFormat format :
+       {DiagnosticFormat::Text, DiagnosticFormat::Json,
+        DiagnosticFormat::Sarif}) {
+    renderAndCheck(sources, sorted, format, plain);
+    renderAndCheck(sources, sorted, format, limited);
+  }
+  renderAndCheck(sources, sorted, DiagnosticFormat::Text, color);
   return 0;
 }

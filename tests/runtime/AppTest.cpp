@@ -891,7 +891,15 @@ TEST_CASE("app: inspect lists runs and shows one with its events", "[app]") {
   CliResult listJson = cli(wf, {"inspect", "--store-dir", store, "--json"});
   std::vector<Json> runs = jsonLines(listJson.out);
   REQUIRE(runs.size() == 2);
-  CHECK(runs[0]["id"] == "second");
+  // The run id is "run_id" in every JSON output (as in run's result line).
+  CHECK(runs[0]["run_id"] == "second");
+  CHECK(!runs[0].contains("id"));
+  CliResult oneJson =
+      cli(wf, {"inspect", "--store-dir", store, "--run-id", "first", "--json"});
+  REQUIRE(!jsonLines(oneJson.out).empty());
+  Json shownRun = jsonLines(oneJson.out).front()["run"];
+  CHECK(shownRun["run_id"] == "first");
+  CHECK(!shownRun.contains("id"));
 
   CliResult one = cli(
       wf, {"inspect", "--store-dir", store, "--run-id", "first", "--events"});
@@ -1059,4 +1067,13 @@ TEST_CASE("app: an interrupted run stops before its next step (exit 7) and "
   INFO(resumed.err);
   CHECK(resumed.code == 0);
   CHECK(contains(resumed.out, "finished"));
+
+  // In text, an interruption is not blamed on a cause to be fixed.
+  std::ostringstream textOut, textErr;
+  code = appMain(wf, demoInfo(), {"run", "--store-dir", store, "--run-id", "t"},
+                 AppIo{textOut, textErr, false, "./demo", &interrupt});
+  INFO(textOut.str());
+  CHECK(code == 7);
+  CHECK(contains(textOut.str(), "the run was interrupted; continue it with:"));
+  CHECK(!contains(textOut.str(), "cause"));
 }

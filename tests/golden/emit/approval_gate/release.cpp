@@ -252,11 +252,12 @@ constexpr ProgramInfo kProgram = {
         "  n1 --> n2\n"
         "  n2 -->|\"approved\"| n3\n"
         "  n2 -.->|\"not approved ↺ revise ≤2\"| n1\n"
-        "  n2 --> n5\n"
+        "  n2 -->|\"otherwise\"| n5\n"
         "  n3 --> n4\n",
     .graphDot = "digraph \"release\" {\n"
         "  rankdir=TB;\n"
         "  node [fontname=\"Helvetica\"];\n"
+        "  edge [fontname=\"Helvetica\"];\n"
         "  start [shape=point];\n"
         "  n0 [label=\"changelog (tool)\", shape=component];\n"
         "  n1 [label=\"writer (agent)\", shape=box];\n"
@@ -269,7 +270,7 @@ constexpr ProgramInfo kProgram = {
         "  n1 -> n2;\n"
         "  n2 -> n3 [label=\"approved\"];\n"
         "  n2 -> n1 [label=\"not approved ↺ revise ≤2\", style=dashed];\n"
-        "  n2 -> n5;\n"
+        "  n2 -> n5 [label=\"otherwise\"];\n"
         "  n3 -> n4;\n"
         "}\n",
 };

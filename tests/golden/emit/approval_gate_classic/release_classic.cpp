@@ -202,6 +202,7 @@ constexpr ProgramInfo kProgram = {
     .graphDot = "digraph \"release_classic\" {\n"
         "  rankdir=TB;\n"
         "  node [fontname=\"Helvetica\"];\n"
+        "  edge [fontname=\"Helvetica\"];\n"
         "  start [shape=point];\n"
         "  n0 [label=\"writer (agent)\", shape=box];\n"
         "  n1 [label=\"legal_review (human)\", shape=parallelogram];\n"

@@ -236,11 +236,12 @@ constexpr ProgramInfo kProgram = {
         "  start((start)) --> n0\n"
         "  n0 --> n1\n"
         "  n1 -->|\"score >= 8\"| n2\n"
-        "  n1 -.->|\"↺ refine ≤4, no progress 2\"| n0\n"
-        "  n1 --> n3\n",
+        "  n1 -.->|\"otherwise ↺ refine ≤4, no progress 2\"| n0\n"
+        "  n1 -->|\"otherwise\"| n3\n",
     .graphDot = "digraph \"refine\" {\n"
         "  rankdir=TB;\n"
         "  node [fontname=\"Helvetica\"];\n"
+        "  edge [fontname=\"Helvetica\"];\n"
         "  start [shape=point];\n"
         "  n0 [label=\"writer (agent)\", shape=box];\n"
         "  n1 [label=\"critic (judge)\", shape=hexagon];\n"
@@ -249,8 +250,8 @@ constexpr ProgramInfo kProgram = {
         "  start -> n0;\n"
         "  n0 -> n1;\n"
         "  n1 -> n2 [label=\"score >= 8\"];\n"
-        "  n1 -> n0 [label=\"↺ refine ≤4, no progress 2\", style=dashed];\n"
-        "  n1 -> n3;\n"
+        "  n1 -> n0 [label=\"otherwise ↺ refine ≤4, no progress 2\", style=dashed];\n"
+        "  n1 -> n3 [label=\"otherwise\"];\n"
         "}\n",
 };
 

@@ -280,11 +280,12 @@ constexpr ProgramInfo kProgram = {
         "  n0 --> n1\n"
         "  n1 -->|\"passed\"| n3\n"
         "  n1 -.->|\"not passed ↺ fix_loop ≤5, no progress 2\"| n2\n"
-        "  n1 --> n4\n"
+        "  n1 -->|\"otherwise\"| n4\n"
         "  n2 --> n0\n",
     .graphDot = "digraph \"ci_fix\" {\n"
         "  rankdir=TB;\n"
         "  node [fontname=\"Helvetica\"];\n"
+        "  edge [fontname=\"Helvetica\"];\n"
         "  start [shape=point];\n"
         "  n0 [label=\"run_tests (tool)\", shape=component];\n"
         "  n1 [label=\"tests_green (verify)\", shape=cds];\n"
@@ -295,7 +296,7 @@ constexpr ProgramInfo kProgram = {
         "  n0 -> n1;\n"
         "  n1 -> n3 [label=\"passed\"];\n"
         "  n1 -> n2 [label=\"not passed ↺ fix_loop ≤5, no progress 2\", style=dashed];\n"
-        "  n1 -> n4;\n"
+        "  n1 -> n4 [label=\"otherwise\"];\n"
         "  n2 -> n0;\n"
         "}\n",
 };

@@ -301,10 +301,11 @@ constexpr ProgramInfo kProgram = {
         "  n3 --> n4\n"
         "  n4 --> n5\n"
         "  n5 -->|\"blocking\"| n7\n"
-        "  n5 --> n6\n",
+        "  n5 -->|\"otherwise\"| n6\n",
     .graphDot = "digraph \"parallel_review\" {\n"
         "  rankdir=TB;\n"
         "  node [fontname=\"Helvetica\"];\n"
+        "  edge [fontname=\"Helvetica\"];\n"
         "  start [shape=point];\n"
         "  n0 [label=\"fan_out (router fan_out_all)\", shape=diamond];\n"
         "  n1 [label=\"security (agent)\", shape=box];\n"
@@ -323,7 +324,7 @@ constexpr ProgramInfo kProgram = {
         "  n3 -> n4;\n"
         "  n4 -> n5;\n"
         "  n5 -> n7 [label=\"blocking\"];\n"
-        "  n5 -> n6;\n"
+        "  n5 -> n6 [label=\"otherwise\"];\n"
         "}\n",
 };
 

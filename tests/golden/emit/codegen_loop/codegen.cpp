@@ -255,10 +255,11 @@ constexpr ProgramInfo kProgram = {
         "  n1 --> n2\n"
         "  n2 -->|\"passed\"| n3\n"
         "  n2 -.->|\"not passed ↺ iterate ≤20, no progress 3\"| n0\n"
-        "  n2 --> n4\n",
+        "  n2 -->|\"otherwise\"| n4\n",
     .graphDot = "digraph \"codegen\" {\n"
         "  rankdir=TB;\n"
         "  node [fontname=\"Helvetica\"];\n"
+        "  edge [fontname=\"Helvetica\"];\n"
         "  start [shape=point];\n"
         "  n0 [label=\"coder (agent)\", shape=box];\n"
         "  n1 [label=\"build (tool)\", shape=component];\n"
@@ -270,7 +271,7 @@ constexpr ProgramInfo kProgram = {
         "  n1 -> n2;\n"
         "  n2 -> n3 [label=\"passed\"];\n"
         "  n2 -> n0 [label=\"not passed ↺ iterate ≤20, no progress 3\", style=dashed];\n"
-        "  n2 -> n4;\n"
+        "  n2 -> n4 [label=\"otherwise\"];\n"
         "}\n",
 };
 

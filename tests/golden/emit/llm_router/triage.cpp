@@ -242,13 +242,14 @@ constexpr ProgramInfo kProgram = {
         "  n0 --> n2\n"
         "  n0 --> n3\n"
         "  n1 -->|\"escalate\"| n5\n"
-        "  n1 --> n4\n"
+        "  n1 -->|\"otherwise\"| n4\n"
         "  n2 -->|\"escalate\"| n5\n"
-        "  n2 --> n4\n"
+        "  n2 -->|\"otherwise\"| n4\n"
         "  n3 --> n4\n",
     .graphDot = "digraph \"triage\" {\n"
         "  rankdir=TB;\n"
         "  node [fontname=\"Helvetica\"];\n"
+        "  edge [fontname=\"Helvetica\"];\n"
         "  start [shape=point];\n"
         "  n0 [label=\"triage (router llm)\", shape=diamond];\n"
         "  n1 [label=\"bug_specialist (agent)\", shape=box];\n"
@@ -261,9 +262,9 @@ constexpr ProgramInfo kProgram = {
         "  n0 -> n2;\n"
         "  n0 -> n3;\n"
         "  n1 -> n5 [label=\"escalate\"];\n"
-        "  n1 -> n4;\n"
+        "  n1 -> n4 [label=\"otherwise\"];\n"
         "  n2 -> n5 [label=\"escalate\"];\n"
-        "  n2 -> n4;\n"
+        "  n2 -> n4 [label=\"otherwise\"];\n"
         "  n3 -> n4;\n"
         "}\n",
 };

@@ -273,10 +273,11 @@ constexpr ProgramInfo kProgram = {
         "  n1 --> n2\n"
         "  n2 -->|\"pass\"| n3\n"
         "  n2 -.->|\"not pass ↺ replan ≤3\"| n0\n"
-        "  n2 --> n4\n",
+        "  n2 -->|\"otherwise\"| n4\n",
     .graphDot = "digraph \"plan_execute_critic\" {\n"
         "  rankdir=TB;\n"
         "  node [fontname=\"Helvetica\"];\n"
+        "  edge [fontname=\"Helvetica\"];\n"
         "  start [shape=point];\n"
         "  n0 [label=\"planner (agent)\", shape=box];\n"
         "  n1 [label=\"executor (agent)\", shape=box];\n"
@@ -288,7 +289,7 @@ constexpr ProgramInfo kProgram = {
         "  n1 -> n2;\n"
         "  n2 -> n3 [label=\"pass\"];\n"
         "  n2 -> n0 [label=\"not pass ↺ replan ≤3\", style=dashed];\n"
-        "  n2 -> n4;\n"
+        "  n2 -> n4 [label=\"otherwise\"];\n"
         "}\n",
 };
 

@@ -279,6 +279,7 @@ constexpr ProgramInfo kProgram = {
     .graphDot = "digraph \"pr_review\" {\n"
         "  rankdir=TB;\n"
         "  node [fontname=\"Helvetica\"];\n"
+        "  edge [fontname=\"Helvetica\"];\n"
         "  start [shape=point];\n"
         "  n0 [label=\"reviewers (router fan_out_all)\", shape=diamond];\n"
         "  n1 [label=\"correctness (agent)\", shape=box];\n"
