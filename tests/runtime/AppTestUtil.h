@@ -1,5 +1,4 @@
 //===- AppTestUtil.h - A workflow's command line in tests -------*- C++ -*-===//
-//-*-===//
 //
 // appMain in process with string streams, and reading back the files a run
 // wrote; shared by the tests of the command line and of secrets.
@@ -8,9 +7,9 @@
 #ifndef ITERC_TESTS_RUNTIME_APPTESTUTIL_H
 #define ITERC_TESTS_RUNTIME_APPTESTUTIL_H
 
+#include "RuntimeTestUtil.h" // readText
 #include "iterc/rt/App.h"
 
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -34,14 +33,6 @@ inline CliResult runCli(const WorkflowDesc &wf, const AppInfo &info,
   r.out = out.str();
   r.err = err.str();
   return r;
-}
-
-/// A file's bytes ("" when it cannot be read).
-inline std::string readText(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 } // namespace iterc::rt::test

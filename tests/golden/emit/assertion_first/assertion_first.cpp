@@ -279,10 +279,11 @@ constexpr ProgramInfo kProgram = {
         "  n2 --> n3\n"
         "  n3 -->|\"passed\"| n4\n"
         "  n3 -.->|\"not passed ↺ fix ≤3\"| n1\n"
-        "  n3 --> n5\n",
+        "  n3 -->|\"otherwise\"| n5\n",
     .graphDot = "digraph \"assertion_first\" {\n"
         "  rankdir=TB;\n"
         "  node [fontname=\"Helvetica\"];\n"
+        "  edge [fontname=\"Helvetica\"];\n"
         "  start [shape=point];\n"
         "  n0 [label=\"plan (agent)\", shape=box];\n"
         "  n1 [label=\"execute (agent)\", shape=box];\n"
@@ -296,7 +297,7 @@ constexpr ProgramInfo kProgram = {
         "  n2 -> n3;\n"
         "  n3 -> n4 [label=\"passed\"];\n"
         "  n3 -> n1 [label=\"not passed ↺ fix ≤3\", style=dashed];\n"
-        "  n3 -> n5;\n"
+        "  n3 -> n5 [label=\"otherwise\"];\n"
         "}\n",
 };
 
