@@ -42,8 +42,10 @@ TEST_CASE("shell values: places no value can go are C130", "[shell-check]") {
 TEST_CASE("shell values: a C130 in arithmetic offers a checked variable",
           "[shell-check]") {
   CheckResult r = checkSource(toolFile("command: `echo $(( {{vars.p}} ))`"));
-  REQUIRE(r.diags.size() == 1);
-  const Diagnostic &d = r.diags[0];
+  CHECK(r.allCodes() == std::vector<std::string>{"C130"});
+  std::vector<Diagnostic> c130 = r.withCode("C130");
+  REQUIRE(c130.size() == 1);
+  const Diagnostic &d = c130[0];
   CHECK(d.code == "C130");
   REQUIRE(d.fixIts.size() == 2);
   CHECK(d.fixIts[0].replacement ==
@@ -57,9 +59,11 @@ TEST_CASE("shell values: a C130 in arithmetic offers a checked variable",
   CHECK(fixed.allCodes().empty());
   // A stray backslash: the fix-it removes it.
   CheckResult slash = checkSource(toolFile("command: `echo \\{{vars.p}}`"));
-  REQUIRE(slash.diags.size() == 1);
-  REQUIRE(slash.diags[0].fixIts.size() == 1);
-  CHECK(slash.diags[0].fixIts[0].replacement.empty());
+  std::vector<Diagnostic> stray = slash.withCode("C130");
+  CHECK(slash.allCodes() == std::vector<std::string>{"C130"});
+  REQUIRE(stray.size() == 1);
+  REQUIRE(stray[0].fixIts.size() == 1);
+  CHECK(stray[0].fixIts[0].replacement.empty());
 }
 
 TEST_CASE("shell values: a value handed on as code is C131", "[shell-check]") {

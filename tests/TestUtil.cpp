@@ -37,6 +37,14 @@ bool CheckResult::hasCode(const std::string &code) const {
   return false;
 }
 
+std::vector<Diagnostic> CheckResult::withCode(const std::string &code) const {
+  std::vector<Diagnostic> out;
+  for (const Diagnostic &d : diags)
+    if (d.code == code)
+      out.push_back(d);
+  return out;
+}
+
 std::string CheckResult::render(DiagnosticFormat format) const {
   RenderOptions options;
   options.toolVersion = "test";

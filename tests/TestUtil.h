@@ -30,6 +30,8 @@ struct CheckResult {
   /// Codes of errors and warnings.
   std::vector<std::string> allCodes() const;
   bool hasCode(const std::string &code) const;
+  /// The diagnostics with this code (notes such as C141 stay out of the way).
+  std::vector<Diagnostic> withCode(const std::string &code) const;
   /// The diagnostics rendered in a format (text has no colour).
   std::string render(DiagnosticFormat format = DiagnosticFormat::Text) const;
 };

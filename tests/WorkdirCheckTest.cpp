@@ -44,9 +44,10 @@ TEST_CASE("a tool's workdir outside the workspace is C132", "[sema][workdir]") {
                     "' of tool 't' must be a directory inside the run's "
                     "workspace") != std::string::npos);
     CHECK(text.find(c.why) != std::string::npos);
-    REQUIRE(r.diags.size() == 1);
-    REQUIRE(r.diags[0].fixIts.size() == 1);
-    CHECK(r.diags[0].fixIts[0].replacement == c.fix);
+    std::vector<Diagnostic> c132 = r.withCode("C132");
+    REQUIRE(c132.size() == 1);
+    REQUIRE(c132[0].fixIts.size() == 1);
+    CHECK(c132[0].fixIts[0].replacement == c.fix);
   }
 }
 
