@@ -34,7 +34,9 @@ void addFixIts(ShellFinding &f, shell::Refusal why, const TemplateRef &ref,
   SourceRange at = ref.range;
   switch (why) {
   case shell::Refusal::Arithmetic:
-  case shell::Refusal::DoubleBracket: {
+  case shell::Refusal::DoubleBracket:
+  case shell::Refusal::Subscript:
+  case shell::Refusal::IntegerVar: {
     // Checked to be a number first, the variable is safe in arithmetic.
     std::string var = variableFor(ref);
     f.fixIts.push_back(

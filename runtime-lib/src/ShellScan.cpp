@@ -51,6 +51,10 @@ struct Frame {
   bool sawShell = false;     ///< A word `sh`, `bash`, `su`... in this command.
   bool valueIsCode = false;  ///< `eval`, `let`, `ssh`, or a shell's `-c`.
   bool codeWordOnly = false; ///< Only the word after `-c` is code.
+  std::string commandName;   ///< The command's first word, once read.
+  size_t wordStart = std::string::npos; ///< Where the current word began.
+  bool integerAttr = false;  ///< `declare -i` and the like: values are
+                             ///< evaluated as arithmetic.
   std::deque<HereDocSpec> hereDocs; ///< Announced, bodies not read yet.
   bool readingDelimiter = false;
   bool delimiterStarted = false;
@@ -92,6 +96,52 @@ bool isAssignmentWord(const std::string &w) {
     if (!std::isalnum(static_cast<unsigned char>(w[k])) && w[k] != '_')
       return false;
   return true;
+}
+
+/// Builtins whose `-i` gives variables the integer attribute: bash then
+/// evaluates every value assigned to them as arithmetic.
+bool declaresAttributes(const std::string &w) {
+  return w == "declare" || w == "typeset" || w == "local" || w == "export" ||
+         w == "readonly";
+}
+
+/// `a[` (no `]` yet): a word that names an array element, whose index bash
+/// evaluates as arithmetic in assignments and in `unset`, `test -v`,
+/// `declare`, `read`, `printf -v` alike.
+bool opensSubscript(std::string_view word) {
+  size_t k = 0;
+  while (k < word.size() &&
+         (std::isalnum(static_cast<unsigned char>(word[k])) || word[k] == '_'))
+    ++k;
+  return k > 0 && !std::isdigit(static_cast<unsigned char>(word[0])) &&
+         k < word.size() && word[k] == '[' &&
+         word.find(']', k) == std::string_view::npos;
+}
+
+/// A word's text without the quote characters the shell removes.
+std::string unquoted(std::string_view word) {
+  std::string out;
+  for (char c : word)
+    if (c != '\'' && c != '"' && c != '\\')
+      out += c;
+  return out;
+}
+
+/// Inside `${…}`, the text from the name on: `a[` opens an index and `a:`
+/// (not `:-`, `:=`, `:?`, `:+`) a substring offset, both arithmetic.
+bool inParamArithmetic(std::string_view param) {
+  size_t k = 0;
+  while (k < param.size() &&
+         (std::isalnum(static_cast<unsigned char>(param[k])) || param[k] == '_'))
+    ++k;
+  if (k == 0 || k >= param.size())
+    return false;
+  if (param[k] == '[')
+    return param.find(']', k) == std::string_view::npos;
+  // A value right after the ':' is the offset (and could spell `:-` itself).
+  return param[k] == ':' &&
+         (k + 1 == param.size() ||
+          std::string_view("-=?+").find(param[k + 1]) == std::string_view::npos);
 }
 
 bool isShellName(const std::string &w) {
@@ -189,6 +239,20 @@ SlotInfo Scanner::slotHere() {
       s.refusal = Refusal::QuotedHereDoc;
     else if (f.kind == FrameKind::Command && f.inDoubleBracket)
       s.refusal = Refusal::DoubleBracket;
+    else if (f.kind == FrameKind::Param && i > f.nameAt &&
+             inParamArithmetic(text.substr(f.nameAt, i - f.nameAt)))
+      s.refusal = Refusal::Subscript;
+  }
+  // The innermost command: an index or an integer variable it is filling.
+  for (auto it = frames.rbegin(); it != frames.rend(); ++it) {
+    if (it->kind != FrameKind::Command)
+      continue;
+    if (s.refusal == Refusal::None && it->wordStart < i &&
+        opensSubscript(unquoted(text.substr(it->wordStart, i - it->wordStart))))
+      s.refusal = Refusal::Subscript;
+    if (s.refusal == Refusal::None && it->integerAttr)
+      s.refusal = Refusal::IntegerVar;
+    break;
   }
   Frame &f = top();
   if (s.refusal == Refusal::None && ambiguous)
@@ -396,6 +460,8 @@ void Scanner::newCommand() {
   f.commandStart = true;
   f.sawShell = false;
   f.valueIsCode = f.codeWordOnly = false;
+  f.commandName.clear();
+  f.integerAttr = false;
 }
 
 void Scanner::endWord() {
@@ -403,6 +469,7 @@ void Scanner::endWord() {
   // The word after `sh -c` is code; the words after it are $0, $1...
   if (f.codeWordOnly && f.valueIsCode && (!f.word.empty() || f.wordHasSlot))
     f.valueIsCode = f.codeWordOnly = false;
+  f.wordStart = std::string::npos;
   std::string w = std::move(f.word);
   bool hadSlot = f.wordHasSlot;
   f.word.clear();
@@ -427,6 +494,13 @@ void Scanner::endWord() {
     if (isReservedWord(w) || isAssignmentWord(w))
       return;
   }
+  // `declare` and the like also count where the scanner may not see a
+  // command start (`f() { local -i n=…; }`): refusing too much is safe.
+  if (!hadSlot && (f.commandStart || declaresAttributes(w)))
+    f.commandName = w;
+  else if (!hadSlot && w.size() > 1 && w[0] == '-' &&
+           w.find('i') != std::string::npos && declaresAttributes(f.commandName))
+    f.integerAttr = true;
   f.commandStart = false;
   if (hadSlot)
     return;
@@ -505,6 +579,9 @@ void Scanner::stepCommand(char c) {
     }
     f.inComment = false;
   }
+  if (f.wordStart == std::string::npos && !isBlank(c) && c != '\n' &&
+      !isOperatorChar(c))
+    f.wordStart = i;
   switch (c) {
   case ' ':
   case '\t':
@@ -750,6 +827,14 @@ constexpr RefusalText kRefusals[] = {
      "use '…' or \"…\", or a script with language: bash"},
     {"inside ${…} within double quotes, which shells read differently",
      "assign the value to a variable first"},
+    {"in an array index or a ${…:offset}, which bash evaluates as an "
+     "arithmetic expression",
+     "assign the value to a variable, check that it is a number, then use "
+     "the variable"},
+    {"in a command that gives variables the integer attribute (declare -i "
+     "and the like), whose values bash evaluates as expressions",
+     "assign the value to a plain variable, check that it is a number, then "
+     "use the variable"},
 };
 
 } // namespace

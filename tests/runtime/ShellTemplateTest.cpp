@@ -322,6 +322,14 @@ TEST_CASE("shell template: places no value can be put safely are refused",
       {"echo \"${{x}}\"", shell::Refusal::Dollar},
       {"echo $'{{x}}'", shell::Refusal::AnsiCInSh},
       {"echo $'\\''; echo '{{x}}'", shell::Refusal::AnsiCInSh},
+      {"arr[{{x}}]=1", shell::Refusal::Subscript},
+      {"a[\"{{x}}\"]=1; echo ${#a[@]}", shell::Refusal::Subscript},
+      {"unset 'a[{{x}}]'", shell::Refusal::Subscript},
+      {"test -v \"a[{{x}}]\" && echo set", shell::Refusal::Subscript},
+      {"x=(1 2); echo ${x[{{x}}]}", shell::Refusal::Subscript},
+      {"x=abc; echo ${x:{{x}}}", shell::Refusal::Subscript},
+      {"declare -i n={{x}}", shell::Refusal::IntegerVar},
+      {"f() { local -ri n=\"{{x}}\"; }; f", shell::Refusal::IntegerVar},
   };
   TempDir dir;
   for (const auto &[context, why] : refused) {
@@ -409,7 +417,9 @@ TEST_CASE("shell template: in random commands a value the scanner lets in "
                                               "case ",   " in ",
                                               "*) ",     ";; esac",
                                               "f() { ",  "; }",
-                                              "X="};
+                                              "X=",      "a[",
+                                              "]=1 ",    "declare -i n=",
+                                              "${a:",    "${a["};
   const std::string value = "'\"$(touch pwned)`touch pwned`\"'a[$(touch "
                             "pwned)]\nEOF\nE\n";
   TempDir dir;

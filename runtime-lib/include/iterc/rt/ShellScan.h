@@ -49,6 +49,8 @@ enum class Refusal {
   Dollar,        ///< Right after a `$`, which would change its meaning.
   AnsiCInSh,     ///< `$'…'` in a command run by /bin/sh.
   QuotedParam,   ///< Inside `${…}` within double quotes.
+  Subscript,     ///< `a[…]`, `${a[…]}`, `${a:…}`: bash evaluates the index.
+  IntegerVar,    ///< An argument of `declare -i` and the like.
 };
 
 struct SlotInfo {
