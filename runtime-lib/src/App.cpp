@@ -785,6 +785,36 @@ iterc::rt::app::resolveVars(const WorkflowDesc &wf,
       return value.error();
     vars[name] = {*value, "--var"};
   }
+  // SecretMask cannot mask a value of 1 to 3 bytes without also hiding
+  // ordinary text, so such a secret would reach the records as it is.
+  auto tooShort = [](const std::string &secret) {
+    return !secret.empty() && secret.size() < kMinSecretBytes;
+  };
+  auto refuse = [](const std::string &what, size_t size) {
+    return Error(ErrorCode::InvalidInput,
+                 what + " is " + std::to_string(size) +
+                     (size == 1 ? " byte" : " bytes") +
+                     " long: secrets shorter than " +
+                     std::to_string(kMinSecretBytes) +
+                     " bytes cannot be masked in what the run records and "
+                     "prints; give a longer value");
+  };
+  Json values = Json::object();
+  for (const auto &[name, var] : vars) {
+    values[name] = var.value;
+    auto decl = std::find_if(wf.vars.begin(), wf.vars.end(),
+                             [&](const VarDesc &v) { return v.name == name; });
+    std::string text = var.value.is_string() ? var.value.get<std::string>()
+                                             : var.value.dump();
+    if (decl != wf.vars.end() && decl->secret && tooShort(text))
+      return refuse("the value of secret variable '" + name + "'",
+                    text.size());
+  }
+  for (const std::string &secret : runSecrets(wf, values))
+    if (tooShort(secret))
+      return refuse("an environment value a secret variable reads, or a "
+                    "provider API key,",
+                    secret.size());
   if (requireAll) {
     std::vector<std::string> missing;
     for (const VarDesc &v : wf.vars)

@@ -12,7 +12,7 @@
 using namespace iterc::rt;
 
 void SecretMask::add(const std::string &secret) {
-  if (secret.size() < 4)
+  if (secret.size() < kMinSecretBytes)
     return;
   std::string quoted =
       Json(secret).dump(-1, ' ', false, Json::error_handler_t::replace);

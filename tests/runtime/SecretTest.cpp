@@ -456,3 +456,33 @@ TEST_CASE("secrets: the engine records no secret, whatever the ending",
   }
   CHECK(leaksIn(tmp / "store").empty());
 }
+
+TEST_CASE("secrets: a secret too short to be masked is refused before the "
+          "run starts",
+          "[secret]") {
+  TempDir tmp;
+  std::string store = tmp / "store";
+  ScopedEnv env(kEnvName, kEnvCanary);
+  WorkflowDesc wf = canaryWorkflow(false);
+  for (const char *command : {"run", "--dry-run"}) {
+    std::vector<std::string> args = {"run", "--store-dir", store,
+                                     "--workspace", tmp.path(), "--var",
+                                     "token=abc"};
+    if (std::string(command) == "--dry-run")
+      args.push_back("--dry-run");
+    CliResult r = cli(wf, args);
+    INFO(command << ": " << r.out << r.err);
+    CHECK(r.code == 2);
+    CHECK(r.err.find("secret variable 'token' is 3 bytes long") !=
+          std::string::npos);
+    CHECK(r.out.find("abc") == std::string::npos);
+  }
+  CHECK_FALSE(std::filesystem::exists(store + "/runs"));
+  // Four bytes are masked like any other secret.
+  LiveProvider live(
+      [](const FakeRequest &) { return FakeReply::json(200, echoingReply()); });
+  CliResult ok = cli(wf, {"run", "--store-dir", store, "--run-id", "four",
+                          "--workspace", tmp.path(), "--var", "token=abcd"});
+  INFO(ok.out << ok.err);
+  CHECK(ok.code == 0);
+}

@@ -24,6 +24,10 @@ namespace iterc::rt {
 /// is also masked in its JSON-escaped spelling (a request body quoted in an
 /// error message), and the longest values first, so that a secret holding
 /// another is replaced whole.
+/// Secrets shorter than this are not masked (a value of a byte or two would
+/// hide ordinary text); a run refuses a secret variable that short.
+constexpr size_t kMinSecretBytes = 4;
+
 class SecretMask {
 public:
   explicit SecretMask(std::string mask = "[redacted]")
