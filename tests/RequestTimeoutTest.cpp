@@ -26,6 +26,18 @@ std::string agentWith(const std::string &timeout) {
                       "  a -> done\n", "a");
 }
 
+/// The C++ iterc generates for a checked source.
+codegen::CppFiles generated(const test::CheckResult &r,
+                            const std::string &source) {
+  std::filesystem::path templates =
+      std::filesystem::path(ITERC_SOURCE_DIR) / "templates";
+  return codegen::emitCpp(
+      *r.module, codegen::makeEmitContext(*r.module, "wf.iter", source),
+      codegen::Skeletons{readFile(templates / "workflow.h.mustache"),
+                         readFile(templates / "workflow.cpp.mustache"),
+                         readFile(templates / "CMakeLists.txt.mustache")});
+}
+
 const ir::Node &nodeA(const test::CheckResult &r) {
   return r.module->workflow.nodes[0];
 }
@@ -56,13 +68,7 @@ TEST_CASE("request_timeout: one duration is the total, a block sets each "
                                  "    total: \"25m\"\n");
   test::CheckResult r = checkSource(source, "wf.iter");
   REQUIRE(r.codes().empty());
-  std::filesystem::path templates =
-      std::filesystem::path(ITERC_SOURCE_DIR) / "templates";
-  codegen::CppFiles cpp = codegen::emitCpp(
-      *r.module, codegen::makeEmitContext(*r.module, "wf.iter", source),
-      codegen::Skeletons{readFile(templates / "workflow.h.mustache"),
-                         readFile(templates / "workflow.cpp.mustache"),
-                         readFile(templates / "CMakeLists.txt.mustache")});
+  codegen::CppFiles cpp = generated(r, source);
   CHECK(cpp.source.find(".requestConnectMs = 5000") != std::string::npos);
   CHECK(cpp.source.find(".requestTotalMs = 1500000") != std::string::npos);
   CHECK(cpp.source.find(".requestFirstByteMs") == std::string::npos);
@@ -114,4 +120,64 @@ TEST_CASE("request_timeout: not positive is C142, an unknown key E012, a "
   CHECK(late.codes(Severity::Warning) == std::vector<std::string>{"C143"});
   CHECK(late.render().find("connect (120s) is not shorter than total (90s)") !=
         std::string::npos);
+}
+
+namespace {
+
+std::string withModelTimeouts(const std::string &value) {
+  std::string source = agentWith("");
+  size_t entry = source.find("  entry: a\n");
+  REQUIRE(entry != std::string::npos);
+  return source.insert(entry + 11, "  request_timeouts: " + value + "\n");
+}
+
+} // namespace
+
+TEST_CASE("request_timeouts: deadlines per model and per provider reach the "
+          "generated tables",
+          "[sema][request_timeout]") {
+  std::string source = withModelTimeouts(
+      "{\"openai/o3\": {connect: \"5s\", first_byte: \"20m\", total: \"25m\"}, "
+      "\"anthropic/*\": \"90s\"}");
+  test::CheckResult r = checkSource(source, "wf.iter");
+  INFO(r.render());
+  REQUIRE(r.allCodes().empty());
+  const auto &t = r.module->workflow.modelTimeouts;
+  REQUIRE(t.size() == 2);
+  CHECK(t[0].model == "openai/o3");
+  CHECK(t[0].connectMs == 5000);
+  CHECK(t[0].firstByteMs == 1200000);
+  CHECK(t[0].totalMs == 1500000);
+  CHECK(t[1].model == "anthropic/*");
+  CHECK(t[1].totalMs == 90000);
+  CHECK(t[1].connectMs == 0);
+
+  codegen::CppFiles cpp = generated(r, source);
+  CHECK(cpp.source.find("{\"openai/o3\", 5000, 1200000, 1500000}") !=
+        std::string::npos);
+  CHECK(cpp.source.find(".modelTimeouts = ") != std::string::npos);
+}
+
+TEST_CASE("request_timeouts: a key that is not a model, a key given twice, a "
+          "deadline not positive, an unknown field and a late connect are "
+          "each reported",
+          "[sema][request_timeout]") {
+  auto codesOf = [](const std::string &value) {
+    return checkSource(withModelTimeouts(value)).allCodes();
+  };
+  CHECK(codesOf("{gpt4: \"1m\"}") == std::vector<std::string>{"E020"});
+  CHECK(codesOf("{\"openai/o*\": \"1m\"}") ==
+        std::vector<std::string>{"E020"});
+  CHECK(codesOf("{\"openai/o3\": \"1m\", \"openai/o3\": \"2m\"}") ==
+        std::vector<std::string>{"E020"});
+  CHECK(codesOf("{\"openai/o3\": \"0s\"}") ==
+        std::vector<std::string>{"C142"});
+  CHECK(codesOf("{\"openai/o3\": {first_bite: \"1m\"}}") ==
+        std::vector<std::string>{"E020"});
+  CHECK(codesOf("{\"openai/o3\": {connect: \"2m\", total: \"1m\"}}") ==
+        std::vector<std::string>{"C143"});
+  CHECK(codesOf("\"1m\"") == std::vector<std::string>{"E020"});
+  test::CheckResult twice = checkSource(
+      withModelTimeouts("{\"openai/o3\": \"1m\", \"openai/o3\": \"2m\"}"));
+  CHECK(twice.render().find("'openai/o3' (given twice)") != std::string::npos);
 }

@@ -1108,6 +1108,13 @@ private:
       }
       presetTable = table("PresetInfo", "kPresets", items);
     }
+    if (!wf.modelTimeouts.empty()) {
+      std::vector<std::string> items;
+      for (const ir::ModelTimeouts &t : wf.modelTimeouts)
+        items.push_back("{" + str(t.model) + ", " + num(t.connectMs) + ", " +
+                        num(t.firstByteMs) + ", " + num(t.totalMs) + "}");
+      modelTimeoutTable = table("ModelTimeoutInfo", "kModelTimeouts", items);
+    }
     if (!m.mcpServers.empty()) {
       std::vector<std::string> items;
       for (const ir::McpServer &s : m.mcpServers) {
@@ -1234,6 +1241,8 @@ private:
       f.emplace_back("services", serviceTable);
     if (stackTable != "{}")
       f.emplace_back("stack", stackTable);
+    if (modelTimeoutTable != "{}")
+      f.emplace_back("modelTimeouts", modelTimeoutTable);
     p.emit({{"program", designated(f)}}, R"cc(
       //===--- The program ---===//
 
@@ -1248,7 +1257,8 @@ private:
   std::map<int, std::string> prompts;
   std::string schemaTable = "{}", nodeTable = "{}", edgeTable = "{}",
               loopTable = "{}", varTable = "{}", presetTable = "{}",
-              mcpTable = "{}", serviceTable = "{}", stackTable = "{}";
+              mcpTable = "{}", serviceTable = "{}", stackTable = "{}",
+              modelTimeoutTable = "{}";
 };
 
 std::string headerGuard(const std::string &program) {

@@ -259,6 +259,13 @@ struct McpServer {
   SourceRange range;
 };
 
+/// One entry of the workflow's `request_timeouts:` map: the deadlines of
+/// each attempt of a model's requests, for nodes that set none of their own.
+struct ModelTimeouts {
+  std::string model;  ///< "provider/model" or "provider/*".
+  int64_t connectMs = 0, firstByteMs = 0, totalMs = 0;  ///< 0: unset.
+};
+
 struct Workflow {
   std::string name;
   SourceRange range;
@@ -273,6 +280,8 @@ struct Workflow {
   /// `runner_image:`, the base of the runner's container image ("" for
   /// FROM scratch).
   std::string runnerImage;
+  /// `request_timeouts:`, in source order.
+  std::vector<ModelTimeouts> modelTimeouts;
   /// Nodes where parallel branches converge (explicit `await` or several
   /// distinct sources).
   std::vector<unsigned> convergencePoints;

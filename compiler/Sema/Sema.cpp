@@ -75,6 +75,10 @@ private:
   // Pass 2.
   void lowerNode(const ast::NodeDecl &decl, ir::Node &node);
   void lowerRequestTimeout(const Property &p, ir::Node &node);
+  void lowerModelTimeouts(const Property &p);
+  void checkDeadlineOrder(SourceRange at, const std::string &owner,
+                          int64_t connectMs, int64_t firstByteMs,
+                          int64_t totalMs);
   void lowerAgentLike(const ast::NodeDecl &decl, ir::Node &node,
                       const Property &p);
   void lowerService(const ast::NodeDecl &decl);
@@ -115,6 +119,7 @@ private:
   ir::Template makeTemplate(const std::string &text, SourceRange range);
   ir::ExprPtr makeExpr(const Value &v);
   bool parseDuration(const Property &p, int64_t &ms);
+  bool parseDuration(const Value &v, const std::string &key, int64_t &ms);
   void checkEnv(const Value &v);
   void checkToolValues(const Property &body, const ir::Node &node,
                        bool isScript);
@@ -440,23 +445,33 @@ static bool parseDurationText(std::string_view s, int64_t &ms) {
 }
 
 bool Sema::parseDuration(const Property &p, int64_t &ms) {
-  std::string text;
-  if (!p.isBlock && p.value.kind == Value::Kind::Int) {
-    // A bare integer is seconds.
+  if (p.isBlock) {
+    invalidValue(p, "a string");
+    return false;
+  }
+  return parseDuration(p.value, p.key.text, ms);
+}
+
+/// A duration written as a string ("30s") or a bare integer of seconds.
+bool Sema::parseDuration(const Value &v, const std::string &key, int64_t &ms) {
+  if (v.kind == Value::Kind::Int) {
     constexpr int64_t maxSeconds = int64_t(1e12);
-    if (p.value.intValue > maxSeconds || p.value.intValue < -maxSeconds) {
-      report(p.value.range, diag::err_bad_duration) << p.value.text;
+    if (v.intValue > maxSeconds || v.intValue < -maxSeconds) {
+      report(v.range, diag::err_bad_duration) << v.text;
       return false;
     }
-    ms = p.value.intValue * 1000;
+    ms = v.intValue * 1000;
     return true;
   }
-  if (!wantString(p, text))
+  if (!v.isString() && !v.isWord()) {
+    report(v.range, diag::err_invalid_value)
+        << describeValue(v) << key << "a duration such as \"30s\"";
     return false;
-  if (text.find("${") != std::string::npos)
+  }
+  if (v.text.find("${") != std::string::npos)
     return false;
-  if (!parseDurationText(text, ms)) {
-    report(p.value.range, diag::err_bad_duration) << text;
+  if (!parseDurationText(v.text, ms)) {
+    report(v.range, diag::err_bad_duration) << v.text;
     return false;
   }
   return true;
@@ -1179,18 +1194,88 @@ void Sema::lowerRequestTimeout(const Property &p, ir::Node &node) {
       unknownProperty(c, "a request_timeout block",
                       {"connect", "first_byte", "total"});
   }
-  if (!node.requestTotalMs)
+  checkDeadlineOrder(p.key.range, node.name, node.requestConnectMs,
+                     node.requestFirstByteMs, node.requestTotalMs);
+}
+
+/// C143 when `connect` or `first_byte` is not shorter than `total`.
+void Sema::checkDeadlineOrder(SourceRange at, const std::string &owner,
+                              int64_t connectMs, int64_t firstByteMs,
+                              int64_t totalMs) {
+  if (!totalMs)
     return;
   auto seconds = [](int64_t ms) {
     return ms % 1000 ? std::to_string(ms) + "ms"
                      : std::to_string(ms / 1000) + "s";
   };
-  for (auto [what, ms] :
-       {std::pair<const char *, int64_t>{"connect", node.requestConnectMs},
-        {"first_byte", node.requestFirstByteMs}})
-    if (ms >= node.requestTotalMs)
-      report(p.key.range, diag::warn_request_timeout_order)
-          << node.name << what << seconds(ms) << seconds(node.requestTotalMs);
+  for (auto [what, ms] : {std::pair<const char *, int64_t>{"connect", connectMs},
+                          {"first_byte", firstByteMs}})
+    if (ms >= totalMs)
+      report(at, diag::warn_request_timeout_order)
+          << owner << what << seconds(ms) << seconds(totalMs);
+}
+
+/// `request_timeouts: {"openai/o3": {first_byte: "20m", total: "25m"},
+/// "anthropic/*": "10m"}`: per model (or every model of a provider), the
+/// deadlines of nodes that set no `request_timeout` of their own.
+void Sema::lowerModelTimeouts(const Property &p) {
+  const char *expected = "a map from \"provider/model\" or \"provider/*\" "
+                         "to a duration or {connect, first_byte, total}";
+  if (p.isBlock || p.value.kind != Value::Kind::Map) {
+    invalidValue(p, expected);
+    return;
+  }
+  for (const ast::MapEntry &e : p.value.entries) {
+    ir::ModelTimeouts t;
+    t.model = e.key.text;
+    size_t slash = t.model.find('/');
+    bool wellFormed = slash != std::string::npos && slash > 0 &&
+                      slash + 1 < t.model.size() &&
+                      t.model.find_first_of(" \t${") == std::string::npos &&
+                      (t.model.find('*') == std::string::npos ||
+                       t.model.substr(slash) == "/*");
+    bool repeated = std::any_of(
+        module->workflow.modelTimeouts.begin(), module->workflow.modelTimeouts.end(),
+        [&](const ir::ModelTimeouts &o) { return o.model == t.model; });
+    if (!wellFormed || repeated) {
+      report(e.key.range, diag::err_invalid_value)
+          << ("'" + t.model + "'" + (repeated ? " (given twice)" : ""))
+          << p.key.text
+          << "each key once, a model such as \"openai/o3\" or every "
+             "model of a provider, \"openai/*\"";
+      continue;
+    }
+    auto positive = [&](const Value &v, const std::string &key,
+                        const char *what, int64_t &out) {
+      int64_t ms = 0;
+      if (!parseDuration(v, key, ms))
+        return;
+      if (ms <= 0)
+        report(v.range, diag::err_request_timeout) << t.model << what;
+      else
+        out = ms;
+    };
+    const Value &v = *e.value;
+    if (v.kind != Value::Kind::Map) {
+      positive(v, p.key.text, "total", t.totalMs);
+    } else {
+      for (const ast::MapEntry &c : v.entries) {
+        if (c.key.text == "connect")
+          positive(*c.value, c.key.text, "connect", t.connectMs);
+        else if (c.key.text == "first_byte")
+          positive(*c.value, c.key.text, "first_byte", t.firstByteMs);
+        else if (c.key.text == "total")
+          positive(*c.value, c.key.text, "total", t.totalMs);
+        else
+          report(c.key.range, diag::err_invalid_value)
+              << ("'" + c.key.text + "'") << p.key.text
+              << "connect, first_byte or total";
+      }
+    }
+    checkDeadlineOrder(e.key.range, t.model, t.connectMs, t.firstByteMs,
+                       t.totalMs);
+    module->workflow.modelTimeouts.push_back(std::move(t));
+  }
 }
 
 void Sema::lowerNode(const ast::NodeDecl &decl, ir::Node &node) {
@@ -2132,8 +2217,8 @@ void Sema::lowerWorkflow(const ast::WorkflowDecl &decl) {
   }
 
   static const std::vector<std::string_view> keys = {
-      "entry",    "budget",      "interaction", "mcp",
-      "services", "no_progress", "runner_image"};
+      "entry",        "budget",      "interaction",     "mcp",
+      "services",     "no_progress", "runner_image",    "request_timeouts"};
   const Property *entry = nullptr;
   for (const Property &p : decl.properties) {
     const std::string &key = p.key.text;
@@ -2167,6 +2252,8 @@ void Sema::lowerWorkflow(const ast::WorkflowDecl &decl) {
           report(p.value.range, diag::err_services_unknown) << wf.name << s;
     } else if (key == "no_progress") {
       lowerNoProgress(p);
+    } else if (key == "request_timeouts") {
+      lowerModelTimeouts(p);
     } else if (key == "runner_image") {
       if (wantString(p, wf.runnerImage) && !isImageReference(wf.runnerImage))
         invalidValue(p, "an image reference such as "

@@ -433,6 +433,19 @@ std::string duration(int64_t ms) {
   return std::to_string(ms) + "ms";
 }
 
+/// Request deadlines as `{connect: 5s, first_byte: 20m, total: 25m}`,
+/// the ones set only; (none) when none is.
+std::string deadlines(int64_t connectMs, int64_t firstByteMs,
+                      int64_t totalMs) {
+  std::string out;
+  for (auto [key, ms] : {std::pair<const char *, int64_t>{"connect", connectMs},
+                         {"first_byte", firstByteMs},
+                         {"total", totalMs}})
+    if (ms)
+      out += std::string(out.empty() ? "{" : ", ") + key + ": " + duration(ms);
+  return out.empty() ? std::string(None) : out + "}";
+}
+
 template <typename T> std::string optionalText(const std::optional<T> &v) {
   if (!v)
     return None;
@@ -571,6 +584,11 @@ public:
         {"interaction"});
     add("services", wordList(wf.services), {"services"});
     add("mcp.servers", wordList(wf.mcpServers), {"mcp", "servers"});
+    add("runner_image", quoteOrNone(wf.runnerImage), {"runner_image"});
+    for (const ir::ModelTimeouts &t : wf.modelTimeouts)
+      add("request_timeouts." + quote(t.model),
+          deadlines(t.connectMs, t.firstByteMs, t.totalMs),
+          {"request_timeouts"});
     return {e};
   }
 
@@ -626,6 +644,9 @@ public:
         at({"reasoning_effort"}));
     add("readonly", boolText(n.readonly), at({"readonly"}));
     add("max_tokens", optionalText(n.maxTokens), at({"max_tokens"}));
+    add("request_timeout",
+        deadlines(n.requestConnectMs, n.requestFirstByteMs, n.requestTotalMs),
+        at({"request_timeout"}));
     add("await", ir::awaitModeName(n.await),
         n.kind == ir::NodeKind::Join ? at({"strategy"}) : at({"await"}));
     add("mcp.servers", wordList(n.mcpServers), at({"mcp", "servers"}));

@@ -813,8 +813,7 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
     request.schemaName = schema->name;
   }
   request.maxTokens = n.maxTokens;
-  request.timeouts = {n.requestConnectMs, n.requestFirstByteMs,
-                      n.requestTotalMs};
+  request.timeouts = wf.requestTimeouts(n, request.provider, request.model);
   // A call in flight is abandoned when the run is interrupted or cancelled
   // or its duration budget runs out; no retry starts after that.
   request.abandon = [this, &st]() -> std::optional<Error> {

@@ -572,6 +572,9 @@ WorkflowDesc gen::loadProgram(const ProgramInfo &program) {
     wf.services.push_back(std::move(d));
   }
   wf.stack = strings(program.stack);
+  for (const ModelTimeoutInfo &t : program.modelTimeouts)
+    wf.modelTimeouts.push_back(
+        {str(t.model), t.connectMs, t.firstByteMs, t.totalMs});
   for (const std::string &name : wf.stack)
     if (std::none_of(wf.services.begin(), wf.services.end(),
                      [&](const ServiceDesc &d) { return d.name == name; }))

@@ -270,6 +270,26 @@ std::vector<std::vector<int>> WorkflowDesc::outgoing() const {
   return out;
 }
 
+RequestTimeouts WorkflowDesc::requestTimeouts(const NodeDesc &node,
+                                              const std::string &provider,
+                                              const std::string &model) const {
+  RequestTimeouts t{node.requestConnectMs, node.requestFirstByteMs,
+                    node.requestTotalMs};
+  // The exact model first, then the provider's wildcard.
+  for (const std::string &key : {provider + "/" + model, provider + "/*"})
+    for (const ModelTimeoutsDesc &m : modelTimeouts) {
+      if (m.model != key)
+        continue;
+      if (!t.connectMs)
+        t.connectMs = m.connectMs;
+      if (!t.firstByteMs)
+        t.firstByteMs = m.firstByteMs;
+      if (!t.totalMs)
+        t.totalMs = m.totalMs;
+    }
+  return t;
+}
+
 void iterc::rt::addTerminals(WorkflowDesc &wf) {
   NodeDesc done;
   done.kind = NodeKind::Done;

@@ -210,23 +210,55 @@ TEST_CASE("app: ITERC_FIRST_BYTE_TIMEOUT gives up on a server that never "
                          "duration"));
 }
 
-TEST_CASE("app: a node's request_timeout bounds its calls over the run's "
-          "default",
+TEST_CASE("app: a node's request_timeout and the workflow's request_timeouts "
+          "bound its calls: the node over the exact model over the provider",
           "[app][provider]") {
   FakeHttpServer server(hang);
   std::string base = server.baseUrl();
-  ScopedEnv key("OPENAI_API_KEY", "sk-test-key-deadline-3"),
+  ScopedEnv key("OPENAI_API_KEY", "sk-test-key-deadline-4"),
       url("OPENAI_BASE_URL", base.c_str()), cassette("ITERC_CASSETTE", nullptr),
       firstByte("ITERC_FIRST_BYTE_TIMEOUT", nullptr),
       total("ITERC_REQUEST_TIMEOUT", nullptr);
-  WorkflowDesc wf = writerWf();
-  wf.nodes[0].requestTotalMs = 400;
   TempDir tmp;
-  Outcome r = runApp(wf, {"run", "--store-dir", tmp / "store"});
-  INFO(r.out << r.err);
-  CHECK(r.code == 1);
-  CHECK(r.seconds < 8);
-  CHECK(has(r.err + r.out, "timed out after 400 ms"));
+  auto deadlineOf = [&](WorkflowDesc wf, const char *runId) {
+    Outcome r = runApp(wf, {"run", "--store-dir", tmp / "store", "--run-id",
+                            runId});
+    INFO(r.out << r.err);
+    CHECK(r.code == 1);
+    CHECK(r.seconds < 8);
+    std::string all = r.err + r.out;
+    size_t at = all.find("timed out after ");
+    return at == std::string::npos ? std::string("none")
+                                   : all.substr(at + 16, all.find(' ', at + 16) - at - 16);
+  };
+  WorkflowDesc wf = writerWf();
+  wf.modelTimeouts = {{"openai/*", 0, 0, 700}, {"anthropic/gpt-test", 0, 0, 200}};
+  CHECK(deadlineOf(wf, "wildcard") == "700");
+  wf.modelTimeouts.push_back({"openai/gpt-test", 0, 0, 450});
+  CHECK(deadlineOf(wf, "exact") == "450");
+  wf.nodes[0].requestTotalMs = 300;
+  CHECK(deadlineOf(wf, "node") == "300");
+}
+
+TEST_CASE("request deadlines: each field comes from the node, the model's "
+          "entry, then the provider's wildcard",
+          "[provider][request_timeout]") {
+  WorkflowDesc wf = writerWf();
+  wf.modelTimeouts = {{"openai/*", 1000, 2000, 3000},
+                      {"openai/gpt-test", 0, 20000, 0},
+                      {"openai/other", 7, 7, 7}};
+  NodeDesc node = wf.nodes[0];
+  node.requestConnectMs = 0;
+  node.requestFirstByteMs = 0;
+  node.requestTotalMs = 50000;
+  RequestTimeouts t = wf.requestTimeouts(node, "openai", "gpt-test");
+  CHECK(t.connectMs == 1000);
+  CHECK(t.firstByteMs == 20000);
+  CHECK(t.totalMs == 50000);
+  RequestTimeouts none = wf.requestTimeouts(node, "anthropic", "gpt-test");
+  CHECK(none.connectMs == 0);
+  CHECK(none.firstByteMs == 0);
+  CHECK(none.totalMs == 50000);
 }
 
 //===----------------------------------------------------------------------===//

@@ -375,6 +375,14 @@ struct BudgetInfo {
   int64_t maxDurationMs = -1;
 };
 
+/// An entry of the workflow's `request_timeouts:` (ms; 0: unset).
+struct ModelTimeoutInfo {
+  const char *model = nullptr; ///< "provider/model" or "provider/*".
+  int64_t connectMs = 0;
+  int64_t firstByteMs = 0;
+  int64_t totalMs = 0;
+};
+
 struct ProgramInfo {
   const char *programName = nullptr;
   const char *workflowName = nullptr;
@@ -394,6 +402,7 @@ struct ProgramInfo {
   const char *graphDot = nullptr;
   Span<ServiceInfo> services;
   Strings stack; ///< The services the workflow brings up.
+  Span<ModelTimeoutInfo> modelTimeouts;
 };
 
 /// The engine's tables for a program. Aborts with a message on a table the

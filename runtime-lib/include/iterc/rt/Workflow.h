@@ -12,6 +12,7 @@
 
 #include "iterc/rt/Core.h"
 #include "iterc/rt/Enums.h"
+#include "iterc/rt/Http.h"
 #include "iterc/rt/Stack.h"
 
 #include <functional>
@@ -214,6 +215,15 @@ struct McpServerDesc {
   std::string url;
 };
 
+/// An entry of `request_timeouts:`: deadlines of a model's requests (ms;
+/// 0: unset) for nodes without a `request_timeout` of their own.
+struct ModelTimeoutsDesc {
+  std::string model; ///< "provider/model" or "provider/*".
+  int64_t connectMs = 0;
+  int64_t firstByteMs = 0;
+  int64_t totalMs = 0;
+};
+
 struct WorkflowDesc {
   std::string name;
   std::string sourceSha256;
@@ -227,6 +237,7 @@ struct WorkflowDesc {
   std::vector<McpServerDesc> mcpServers;
   std::vector<ServiceDesc> services; ///< Every `service` declaration.
   std::vector<std::string> stack;    ///< The workflow's `services: [..]`.
+  std::vector<ModelTimeoutsDesc> modelTimeouts; ///< Source order.
   BudgetDesc budget;
   int entry = 0;
 
@@ -237,6 +248,13 @@ struct WorkflowDesc {
   int findNode(std::string_view name) const;
   /// Outgoing edge indices per node, in declaration order (computed).
   std::vector<std::vector<int>> outgoing() const;
+  /// The deadlines of a node's requests to "provider/model", each field
+  /// from the first that sets it: the node's `request_timeout`, the
+  /// workflow's entry for the model, its entry for "provider/*". 0 where
+  /// none does (the run's default applies).
+  RequestTimeouts requestTimeouts(const NodeDesc &node,
+                                  const std::string &provider,
+                                  const std::string &model) const;
 };
 
 /// Node indices by name, in constant time: for code that looks a node up
