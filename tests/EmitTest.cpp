@@ -7,6 +7,7 @@
 // two checkout paths and compare bytes.
 //
 //===----------------------------------------------------------------------===//
+#include "CodeGen/CppEmitter.h"
 #include "CodeGen/Emit.h"
 #include "CodeGen/Printer.h"
 #include "TestUtil.h"
@@ -388,4 +389,12 @@ workflow packaged:
   CHECK(readFile(dir.path / "ctx/services/api/Dockerfile") ==
         generated->content);
   CHECK(fs::exists(dir.path / "ctx/packaged"));
+}
+
+TEST_CASE("a workflow named main gets a namespace that does not clash with "
+          "int main",
+          "[emit]") {
+  // `namespace main` next to the generated `int main` does not compile.
+  CHECK(codegen::cppNamespace("main") != "main");
+  CHECK(codegen::cppNamespace("main_flow") == "main_flow");
 }

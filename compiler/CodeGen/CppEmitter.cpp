@@ -70,7 +70,7 @@ bool isCppKeyword(const std::string &s) {
       "volatile",      "wchar_t",     "while",
       "xor",           "xor_eq",      "program",
       "decode",        "encode",      "std",
-      "iterc"};
+      "iterc",         "main"};
   return keywords.count(s) != 0;
 }
 
