@@ -23,6 +23,7 @@
 
 #include "Assertions.h"
 #include "InvalidReply.h"
+#include "ToolWireNames.h"
 #include "Verify.h"
 
 #include <algorithm>
@@ -841,19 +842,13 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
                                         "', which is not available");
     request.tools.push_back(*spec);
   }
-  // Providers accept only [A-Za-z0-9_-] in tool names; `mcp.server.tool`
-  // travels as `mcp__server__tool` and is mapped back when called.
-  std::map<std::string, std::string> wireToName;
-  for (ToolSpec &t : request.tools) {
-    std::string wire;
-    for (char c : t.name)
-      wire +=
-          std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'
-              ? std::string(1, c)
-              : std::string("__");
-    wireToName[wire] = t.name;
-    t.name = wire;
-  }
+  // `mcp.server.tool` travels as `mcp__server__tool`, mapped back when
+  // called; a clash of wire names or too many tools stops here.
+  Expected<std::map<std::string, std::string>> wireNames =
+      assignWireNames(request.tools, n.name);
+  if (!wireNames)
+    return wireNames.error();
+  std::map<std::string, std::string> &wireToName = *wireNames;
   int64_t maxSteps = n.toolMaxSteps > 0 ? n.toolMaxSteps : 10;
   int64_t toolSteps = 0;
 
