@@ -1140,6 +1140,7 @@ Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
     ~CloseOnExit() { ::close(fd); }
   } closeWorkdir{*workdirFd};
   inv.workdirFd = *workdirFd;
+  inv.stopWhenHurried = true; // A second Ctrl-C stops it (Interrupt.h).
   emit(st, branch, "tool_started", n.name, objectOf("command", inv.command));
   if (std::optional<Error> failed = storeError(st))
     return *failed;
