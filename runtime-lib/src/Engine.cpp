@@ -1363,9 +1363,11 @@ Engine::Impl::askPerson(State &st, const std::string &branch, int node,
                         const SchemaDesc *schema, bool &paused) {
   const NodeDesc &n = wf.nodes[node];
   if (!branch.empty())
-    return Error(ErrorCode::InvalidInput,
+    return Error(ErrorCode::Unsupported,
                  "'" + n.name +
-                     "' cannot pause for a person inside a parallel branch");
+                     "' cannot pause for a person inside a parallel branch "
+                     "(iterc check reports it as C144); no resume can "
+                     "change that");
   std::string id;
   {
     std::lock_guard<RunMutex> lock(st.mutex);
@@ -1916,6 +1918,7 @@ Engine::Impl::Stop Engine::Impl::walk(State &st, const std::string &branch,
           stop.status = RunStatus::Cancelled;
           break;
         case ErrorCode::WorkspaceEscape:
+        case ErrorCode::Unsupported:
           stop.status = RunStatus::Failed;
           break;
         default:
@@ -1983,6 +1986,7 @@ Engine::Impl::Stop Engine::Impl::walk(State &st, const std::string &branch,
         stop.status = RunStatus::BudgetExceeded;
         break;
       case ErrorCode::FailNode:
+      case ErrorCode::Unsupported:
         stop.status = RunStatus::Failed;
         break;
       default:

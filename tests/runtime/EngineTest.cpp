@@ -339,6 +339,41 @@ TEST_CASE("a failed call resumes at the failed node", "[engine]") {
   CHECK(resumed.outputs["writer"]["text"] == "d");
 }
 
+TEST_CASE("human gates inside parallel branches fail for good, not "
+          "resumable",
+          "[engine][human]") {
+  WorkflowDesc wf;
+  wf.name = "gates";
+  wf.sourceSha256 = "g";
+  wf.schemas.push_back(schema("decision", {{"approved", FieldType::Bool}}));
+  NodeDesc router;
+  router.kind = NodeKind::Router;
+  router.name = "split";
+  wf.nodes.push_back(router); // 0
+  for (const char *name : {"legal", "security"}) {
+    NodeDesc gate;
+    gate.kind = NodeKind::Human;
+    gate.name = name;
+    gate.output = 0;
+    wf.nodes.push_back(gate); // 1, 2
+  }
+  addTerminals(wf);
+  wf.edges.push_back(edge(0, 1));
+  wf.edges.push_back(edge(0, 2));
+  wf.edges.push_back(edge(1, wf.doneIndex()));
+  wf.edges.push_back(edge(2, wf.doneIndex()));
+  Harness h;
+  Engine engine(wf, h.deps());
+  RunResult r = engine.run({});
+  CHECK(r.status == RunStatus::Failed);
+  REQUIRE(r.error);
+  CHECK(r.error->message.find("parallel branch") != std::string::npos);
+  CHECK(r.error->message.find("C144") != std::string::npos);
+  REQUIRE(!h.events.empty());
+  CHECK(h.events.back().type == "run_failed");
+  CHECK(h.events.back().data.value("resumable", true) == false);
+}
+
 TEST_CASE("fan-out branches converge on an await node", "[engine]") {
   WorkflowDesc wf;
   wf.name = "review";
