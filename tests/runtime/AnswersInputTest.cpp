@@ -172,3 +172,24 @@ TEST_CASE("answers: an int answer outside int64 is an error, not a float",
   CHECK(ok.code == ExitFinished);
   CHECK(contains(ok.out, "-9223372036854775808"));
 }
+
+TEST_CASE("answers: --answers-file - reads standard input", "[app][answers]") {
+  WorkflowDesc wf = countWf();
+  TempDir tmp;
+  pausedRun(wf, tmp / "store");
+  writeText(tmp / "stdin.json", R"({"count": 7, "note": "from stdin"})");
+  // Standard input is the file for the call, then the test's own again.
+  int saved = ::dup(STDIN_FILENO);
+  int file = ::open((tmp / "stdin.json").c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(saved >= 0);
+  REQUIRE(file >= 0);
+  REQUIRE(::dup2(file, STDIN_FILENO) == STDIN_FILENO);
+  ::close(file);
+  CliResult r =
+      resumeWith(wf, tmp / "store", {"--answers-file", "-", "--json"});
+  ::dup2(saved, STDIN_FILENO);
+  ::close(saved);
+  INFO(r.err);
+  CHECK(r.code == ExitFinished);
+  CHECK(contains(r.out, "from stdin"));
+}
