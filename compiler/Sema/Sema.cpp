@@ -18,6 +18,7 @@
 #include "Sema/Sema.h"
 #include "Basic/Utf8.h"
 #include "IR/ShellCheck.h"
+#include "Sema/ParallelGates.h"
 #include "Sema/WorkdirPath.h"
 
 #include <algorithm>
@@ -2975,6 +2976,11 @@ std::unique_ptr<ir::Module> Sema::run() {
   lowerWorkflow(*workflowDecl);
   computeGraph();
   checkEdges();
+  for (const sema::GateInBranch &g :
+       sema::humanGatesInBranches(module->workflow))
+    report(module->workflow.nodes[g.gate].nameRange, diag::err_human_in_branch)
+        << module->workflow.nodes[g.gate].name
+        << module->workflow.nodes[g.router].name;
   checkRefs();
   // Service dependency cycles.
   {

@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "AppInternal.h"
+#include "Interrupt.h"
 
 #include "iterc/rt/Tool.h"
 
@@ -94,6 +95,8 @@ std::string exitStatusHelp() {
          "  5  loop exhausted: a loop reached its cap with no other way out\n"
          "  6  no progress: a loop kept producing the same result\n"
          "  7  cancelled or interrupted\n"
+         "  130 (143)  a second Ctrl-C (SIGTERM) stopped the run's tools; the\n"
+         "     run is still recorded cancelled\n"
          "  8  run in use: another process is running or resuming this run\n";
 }
 
@@ -461,7 +464,8 @@ std::string iterc::rt::app::commandHelp(Ctx &ctx, const std::string &command) {
            "                       (true, 3, [\"a\"]), else a string; fields "
            "declared\n"
            "                       as string always take VALUE as it is\n"
-           "  --answers-file FILE  answers as one JSON object (--answer wins)\n"
+           "  --answers-file FILE  answers as one JSON object (--answer wins):\n"
+           "                       a regular file of at most 16 MiB, or -\n"
            "  --var NAME=VALUE     give a secret variable again (secrets are "
            "never\n"
            "                       stored) or override a variable\n"
@@ -1174,28 +1178,10 @@ int iterc::rt::app::runApp(const WorkflowDesc &wf, const AppInfo &info,
   return ExitFailed;
 }
 
-namespace {
-/// Set by the first SIGINT or SIGTERM; the run stops before its next step.
-/// A second signal ends the process at once (the store stays consistent:
-/// every completed step is already durable).
-std::atomic<bool> interrupted{false};
-
-extern "C" void onInterrupt(int sig) {
-  if (interrupted.exchange(true)) {
-    std::signal(sig, SIG_DFL);
-    std::raise(sig);
-  }
-}
-} // namespace
-
 int iterc::rt::appMain(const WorkflowDesc &wf, const AppInfo &info, int argc,
                        char **argv) {
   try {
-    struct sigaction action = {};
-    action.sa_handler = onInterrupt;
-    sigemptyset(&action.sa_mask);
-    ::sigaction(SIGINT, &action, nullptr);
-    ::sigaction(SIGTERM, &action, nullptr);
+    const std::atomic<bool> *interrupted = installInterruptHandlers();
     std::vector<std::string> args;
     for (int i = 1; i < argc; ++i)
       args.emplace_back(argv[i] ? argv[i] : "");
@@ -1204,8 +1190,8 @@ int iterc::rt::appMain(const WorkflowDesc &wf, const AppInfo &info, int argc,
     Out out(stdout), err(stderr);
     Io io{out, err, ::isatty(STDERR_FILENO) != 0,
           argc > 0 && argv[0] ? std::string(argv[0]) : std::string(),
-          &interrupted};
-    return runApp(wf, info, args, io);
+          interrupted};
+    return interruptedExitCode(runApp(wf, info, args, io));
   } catch (...) {
     std::fputs("error: internal error\n", stderr);
     return ExitFailed;

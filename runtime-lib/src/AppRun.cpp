@@ -8,6 +8,7 @@
 // and printing the outcome: a human summary, or JSON lines on stdout.
 //
 //===----------------------------------------------------------------------===//
+#include "AnswersInput.h"
 #include "AppInternal.h"
 #include "FileText.h"
 
@@ -1369,17 +1370,10 @@ Expected<Json> collectAnswers(const WorkflowDesc &wf, const NodeDesc *gate,
   Json answers = Json::object();
   const SchemaDesc *schema = gate ? answerSchema(wf, *gate) : nullptr;
   if (opts.has("--answers-file")) {
-    std::string path = opts.last("--answers-file");
-    std::string error;
-    std::optional<std::string> text = readFile(path, error);
-    if (!text)
-      return Error(ErrorCode::InvalidInput,
-                   "cannot read --answers-file " + path + ": " + error);
-    std::optional<Json> parsed = parseJson(*text);
-    if (!parsed || !parsed->is_object())
-      return Error(ErrorCode::InvalidInput,
-                   "--answers-file " + path + " is not a JSON object");
-    answers = *parsed;
+    Expected<Json> file = readAnswersFile(opts.last("--answers-file"));
+    if (!file)
+      return file.error();
+    answers = *file;
   }
   for (const std::string &arg : opts.all("--answer")) {
     size_t eq = arg.find('=');
@@ -1405,14 +1399,15 @@ Expected<Json> collectAnswers(const WorkflowDesc &wf, const NodeDesc *gate,
                 " (fields: " + joinList(names) + ")");
       }
     }
-    if (field && field->type == FieldType::String) {
-      answers[name] = text;
-    } else if (std::optional<Json> j = parseJson(text)) {
-      answers[name] = *j;
-    } else {
-      answers[name] = text;
-    }
+    Expected<Json> value = answerValue(field, name, text);
+    if (!value)
+      return value.error();
+    answers[name] = *value;
   }
+  if (schema)
+    if (std::vector<std::string> bad = intAnswerProblems(*schema, answers);
+        !bad.empty())
+      return Error(ErrorCode::InvalidInput, joinList(bad));
   return answers;
 }
 

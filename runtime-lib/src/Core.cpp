@@ -52,6 +52,8 @@ const char *iterc::rt::errorCodeName(ErrorCode code) {
     return "CANCELLED";
   case ErrorCode::FailNode:
     return "EXECUTION_FAILED";
+  case ErrorCode::Unsupported:
+    return "UNSUPPORTED";
   }
   return "INTERNAL";
 }

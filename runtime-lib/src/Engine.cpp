@@ -23,6 +23,7 @@
 
 #include "Assertions.h"
 #include "InvalidReply.h"
+#include "ToolWireNames.h"
 #include "Verify.h"
 
 #include <algorithm>
@@ -840,19 +841,13 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
                                         "', which is not available");
     request.tools.push_back(*spec);
   }
-  // Providers accept only [A-Za-z0-9_-] in tool names; `mcp.server.tool`
-  // travels as `mcp__server__tool` and is mapped back when called.
-  std::map<std::string, std::string> wireToName;
-  for (ToolSpec &t : request.tools) {
-    std::string wire;
-    for (char c : t.name)
-      wire +=
-          std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'
-              ? std::string(1, c)
-              : std::string("__");
-    wireToName[wire] = t.name;
-    t.name = wire;
-  }
+  // `mcp.server.tool` travels as `mcp__server__tool`, mapped back when
+  // called; a clash of wire names or too many tools stops here.
+  Expected<std::map<std::string, std::string>> wireNames =
+      assignWireNames(request.tools, n.name);
+  if (!wireNames)
+    return wireNames.error();
+  std::map<std::string, std::string> &wireToName = *wireNames;
   int64_t maxSteps = n.toolMaxSteps > 0 ? n.toolMaxSteps : 10;
   int64_t toolSteps = 0;
 
@@ -1144,6 +1139,7 @@ Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
     ~CloseOnExit() { ::close(fd); }
   } closeWorkdir{*workdirFd};
   inv.workdirFd = *workdirFd;
+  inv.stopWhenHurried = true; // A second Ctrl-C stops it (Interrupt.h).
   emit(st, branch, "tool_started", n.name, objectOf("command", inv.command));
   if (std::optional<Error> failed = storeError(st))
     return *failed;
@@ -1366,9 +1362,11 @@ Engine::Impl::askPerson(State &st, const std::string &branch, int node,
                         const SchemaDesc *schema, bool &paused) {
   const NodeDesc &n = wf.nodes[node];
   if (!branch.empty())
-    return Error(ErrorCode::InvalidInput,
+    return Error(ErrorCode::Unsupported,
                  "'" + n.name +
-                     "' cannot pause for a person inside a parallel branch");
+                     "' cannot pause for a person inside a parallel branch "
+                     "(iterc check reports it as C144); no resume can "
+                     "change that");
   std::string id;
   {
     std::lock_guard<RunMutex> lock(st.mutex);
@@ -1919,6 +1917,7 @@ Engine::Impl::Stop Engine::Impl::walk(State &st, const std::string &branch,
           stop.status = RunStatus::Cancelled;
           break;
         case ErrorCode::WorkspaceEscape:
+        case ErrorCode::Unsupported:
           stop.status = RunStatus::Failed;
           break;
         default:
@@ -1986,6 +1985,7 @@ Engine::Impl::Stop Engine::Impl::walk(State &st, const std::string &branch,
         stop.status = RunStatus::BudgetExceeded;
         break;
       case ErrorCode::FailNode:
+      case ErrorCode::Unsupported:
         stop.status = RunStatus::Failed;
         break;
       default:

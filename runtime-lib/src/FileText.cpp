@@ -1,14 +1,53 @@
 //===- FileText.cpp - Whole-file reads and writes without iostreams -------===//
 //
-// This file implements readFileText and writeFileText over open(2), read(2)
-// and write(2).
+// This file implements readFileText, readBoundedFile and writeFileText over
+// open(2), read(2) and write(2). readBoundedFile is the runtime's copy of the
+// compiler's source-file reader: inputs a person names on the command line
+// (an answers file) are regular files of a bounded size.
 //
 //===----------------------------------------------------------------------===//
 #include "FileText.h"
 
 #include <cerrno>
+#include <cstring>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+namespace {
+
+std::string tooLarge(size_t maxBytes) {
+  return maxBytes % (1 << 20) == 0
+             ? "it is larger than " + std::to_string(maxBytes >> 20) +
+                   " MiB, the limit"
+             : "it is larger than " + std::to_string(maxBytes) +
+                   " bytes, the limit";
+}
+
+/// Reads `fd` to its end, failing once more than `maxBytes` bytes came.
+std::optional<std::string> readAtMost(int fd, size_t maxBytes,
+                                      std::string &error) {
+  std::string data;
+  char buffer[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      error = std::strerror(errno);
+      return std::nullopt;
+    }
+    if (n == 0)
+      return data;
+    data.append(buffer, size_t(n));
+    if (data.size() > maxBytes) {
+      error = tooLarge(maxBytes);
+      return std::nullopt;
+    }
+  }
+}
+
+} // namespace
 
 std::optional<std::string> iterc::rt::readFileText(const std::string &path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -32,6 +71,38 @@ std::optional<std::string> iterc::rt::readFileText(const std::string &path) {
   }
   ::close(fd);
   return text;
+}
+
+std::optional<std::string>
+iterc::rt::readBoundedFile(const std::string &path, size_t maxBytes,
+                           std::string &error) {
+  if (path == "-")
+    return readAtMost(STDIN_FILENO, maxBytes, error);
+  // O_NONBLOCK: opening a FIFO would otherwise wait for a writer forever; it
+  // is refused below like any other file that is not regular.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    error = std::strerror(errno);
+    return std::nullopt;
+  }
+  struct stat st;
+  std::optional<std::string> data;
+  if (::fstat(fd, &st) != 0) {
+    error = std::strerror(errno);
+  } else if (S_ISDIR(st.st_mode)) {
+    error = "it is a directory";
+  } else if (!S_ISREG(st.st_mode)) {
+    error = "it is not a regular file (a FIFO, socket or device is not "
+            "read; use '-' to read standard input)";
+  } else if (uint64_t(st.st_size) > maxBytes) {
+    error = tooLarge(maxBytes);
+  } else {
+    // A regular file never blocks; clear the flag all the same.
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    data = readAtMost(fd, maxBytes, error);
+  }
+  ::close(fd);
+  return data;
 }
 
 bool iterc::rt::writeFileText(const std::string &path, std::string_view text,

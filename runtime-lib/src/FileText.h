@@ -22,6 +22,16 @@ namespace iterc::rt {
 /// (errno says why).
 std::optional<std::string> readFileText(const std::string &path);
 
+/// The whole content of the regular file `path`, or nullopt with `error`
+/// saying why: it cannot be opened or read, it is a directory, it is not a
+/// regular file (a FIFO, socket or device is refused without waiting for a
+/// writer or reading forever), or it holds more than `maxBytes` bytes
+/// (checked before reading and again while reading). `path` "-" reads
+/// standard input, bounded the same way.
+std::optional<std::string> readBoundedFile(const std::string &path,
+                                           size_t maxBytes,
+                                           std::string &error);
+
 /// Creates or truncates `path` and writes `text` to it; false when the file
 /// cannot be opened or a write fails (errno says why). `opened`, when given,
 /// tells the two apart.

@@ -25,6 +25,8 @@
 //===----------------------------------------------------------------------===//
 #include "iterc/rt/Mcp.h"
 
+#include "InvalidReply.h" // utf8Prefix
+
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -92,6 +94,26 @@ std::string tailOf(const std::string &text, size_t bytes) {
   if (t.size() <= bytes)
     return t;
   return "..." + t.substr(t.size() - bytes);
+}
+
+/// True when `line` starts like a JSON-RPC message (an object or a batch)
+/// after blanks: one that then does not parse is a broken answer, not log
+/// output.
+bool looksLikeJson(std::string_view line) {
+  for (char c : line)
+    if (!std::isspace(static_cast<unsigned char>(c)))
+      return c == '{' || c == '[';
+  return false;
+}
+
+/// The size of `line` and its first 300 bytes (whole UTF-8 characters),
+/// for an error message.
+std::string lineExcerpt(const std::string &line) {
+  constexpr size_t excerptBytes = 300;
+  std::string head = utf8Prefix(line, excerptBytes);
+  return std::to_string(line.size()) + " bytes" +
+         (head.size() < line.size() ? ", starting: " + head + "..."
+                                    : ": " + head);
 }
 
 bool isResponse(const Json &msg) {
@@ -482,8 +504,16 @@ protected:
         std::string line = inBuffer.substr(0, newline);
         inBuffer.erase(0, newline + 1);
         auto payload = parseJson(line);
-        if (!payload)
-          continue; // Not JSON-RPC (a stray print): ignored.
+        if (!payload && looksLikeJson(line))
+          return fail(ErrorCode::Tool,
+                      "sent a line that is not valid JSON while answering '" +
+                          method + "' (" + lineExcerpt(line) + ")");
+        if (!payload) {
+          // Not JSON-RPC (a stray print): ignored, named if nothing comes.
+          ++strayLines;
+          lastStray = lineExcerpt(line);
+          continue;
+        }
         Json response;
         std::vector<Json> replies;
         bool found = false;
@@ -513,6 +543,9 @@ private:
   std::string inBuffer;
   /// Why the server can no longer be used ("" while it can).
   std::string deadReason;
+  /// Lines that were not JSON at all (log output), and the last one.
+  size_t strayLines = 0;
+  std::string lastStray;
 
   std::thread stderrThread;
   std::atomic<bool> stopStderr{false};
@@ -589,10 +622,17 @@ private:
     terminate();
     deadReason = "is not usable: it was stopped after not answering '" +
                  method + "' in time";
+    std::string stray =
+        strayLines == 0
+            ? ""
+            : "; it printed " + std::to_string(strayLines) +
+                  " line(s) that are not JSON-RPC, the last (" + lastStray +
+                  ")";
     return Error(ErrorCode::Timeout, who() + " did not answer '" + method +
                                          "' within " +
                                          std::to_string(config.timeoutMs) +
-                                         " ms; the server was stopped");
+                                         " ms; the server was stopped" +
+                                         stray);
   }
 
   /// Reads what stdout has into `inBuffer`, waiting until the deadline.

@@ -20,6 +20,7 @@
 //===----------------------------------------------------------------------===//
 #include "iterc/rt/Tool.h"
 
+#include "Interrupt.h"
 #include "ToolSpawn.h"
 
 #include <algorithm>
@@ -327,6 +328,7 @@ Expected<ToolResult> ProcessRunner::run(const ToolInvocation &invocation) {
   int64_t termSentAt = -1; // SIGTERM to the group (timeout).
   bool killSent = false;   // SIGKILL to the group.
   int64_t exitedAt = -1;   // The command exited (not yet reaped).
+  bool hurried = false;    // Stopped by a second Ctrl-C (Interrupt.h).
 
   for (;;) {
     int64_t now = nowMs();
@@ -353,6 +355,14 @@ Expected<ToolResult> ProcessRunner::run(const ToolInvocation &invocation) {
       result.timedOut = true;
       termSentAt = now;
       relayTerminate(pid);
+    }
+    if (invocation.stopWhenHurried && !hurried && exitedAt < 0 &&
+        hurryRequested()) {
+      hurried = true;
+      if (termSentAt < 0) {
+        termSentAt = now;
+        relayTerminate(pid);
+      }
     }
     if (termSentAt >= 0 && !killSent && now - termSentAt >= killGraceMs) {
       relayKill(pid);
@@ -395,6 +405,9 @@ Expected<ToolResult> ProcessRunner::run(const ToolInvocation &invocation) {
     result.signal = WTERMSIG(status);
   }
   result.durationMs = nowMs() - start;
+  if (hurried)
+    return Error(ErrorCode::Cancelled,
+                 "interrupted again: the command was stopped");
   return result;
 }
 

@@ -8,6 +8,8 @@
 #include "iterc/rt/Workflow.h"
 
 #include <cctype>
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
 
 using namespace iterc::rt;
@@ -64,10 +66,16 @@ bool iterc::rt::fieldValueMatches(FieldType type, const Json &v) {
     ok = v.is_boolean();
     break;
   case FieldType::Int:
-    ok = v.is_number_integer() ||
-         (v.is_number_float() &&
-          v.get<double>() ==
-              static_cast<double>(static_cast<int64_t>(v.get<double>())));
+    // A whole number in int64 range: an unsigned above INT64_MAX, or a
+    // float beyond 2^53 (where doubles skip whole numbers, and a cast to
+    // int64 may overflow), is not one.
+    if (v.is_number_unsigned())
+      ok = v.get<uint64_t>() <= uint64_t(INT64_MAX);
+    else if (v.is_number_float())
+      ok = std::trunc(v.get<double>()) == v.get<double>() &&
+           std::fabs(v.get<double>()) <= 9007199254740992.0;
+    else
+      ok = v.is_number_integer();
     break;
   case FieldType::Float:
     ok = v.is_number();

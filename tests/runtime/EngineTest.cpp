@@ -9,6 +9,7 @@
 #include "iterc/rt/Scope.h"
 #include "iterc/rt/Tool.h"
 
+#include "RuntimeTestUtil.h"
 #include "WorkflowTestUtil.h"
 
 #include <catch2/catch.hpp>
@@ -336,6 +337,41 @@ TEST_CASE("a failed call resumes at the failed node", "[engine]") {
   REQUIRE(resumed.status == RunStatus::Finished);
   CHECK(h.provider.callsFor("writer") == 1);
   CHECK(resumed.outputs["writer"]["text"] == "d");
+}
+
+TEST_CASE("human gates inside parallel branches fail for good, not "
+          "resumable",
+          "[engine][human]") {
+  WorkflowDesc wf;
+  wf.name = "gates";
+  wf.sourceSha256 = "g";
+  wf.schemas.push_back(schema("decision", {{"approved", FieldType::Bool}}));
+  NodeDesc router;
+  router.kind = NodeKind::Router;
+  router.name = "split";
+  wf.nodes.push_back(router); // 0
+  for (const char *name : {"legal", "security"}) {
+    NodeDesc gate;
+    gate.kind = NodeKind::Human;
+    gate.name = name;
+    gate.output = 0;
+    wf.nodes.push_back(gate); // 1, 2
+  }
+  addTerminals(wf);
+  wf.edges.push_back(edge(0, 1));
+  wf.edges.push_back(edge(0, 2));
+  wf.edges.push_back(edge(1, wf.doneIndex()));
+  wf.edges.push_back(edge(2, wf.doneIndex()));
+  Harness h;
+  Engine engine(wf, h.deps());
+  RunResult r = engine.run({});
+  CHECK(r.status == RunStatus::Failed);
+  REQUIRE(r.error);
+  CHECK(r.error->message.find("parallel branch") != std::string::npos);
+  CHECK(r.error->message.find("C144") != std::string::npos);
+  REQUIRE(!h.events.empty());
+  CHECK(h.events.back().type == "run_failed");
+  CHECK(h.events.back().data.value("resumable", true) == false);
 }
 
 TEST_CASE("fan-out branches converge on an await node", "[engine]") {
@@ -732,6 +768,90 @@ TEST_CASE("agents call their tools and see the results", "[engine]") {
     CHECK(r2.error->message.find("missing_tool") != std::string::npos);
     CHECK(h2.provider.calls.empty());
   }
+}
+
+namespace {
+/// An MCP-like toolbox: `mcp.big.*` expands to `count` tools, and
+/// `mcp.s.x.y` and `mcp.s.x__y` both exist.
+class ManyToolbox : public Toolbox {
+public:
+  size_t count = 0;
+  std::optional<ToolSpec> find(const std::string &name) override {
+    if (name != "mcp.s.x.y" && name != "mcp.s.x__y")
+      return std::nullopt;
+    return ToolSpec{name, "test tool", Json{{"type", "object"}}};
+  }
+  std::vector<ToolSpec> expand(const std::string &pattern) override {
+    std::vector<ToolSpec> specs;
+    if (pattern == "mcp.big.*")
+      for (size_t i = 0; i < count; ++i)
+        specs.push_back({"mcp.big.t" + std::to_string(i), "tool",
+                         Json{{"type", "object"}}});
+    return specs;
+  }
+  Expected<Json> call(const std::string &, const Json &) override {
+    return Json("called");
+  }
+  bool mutates(const std::string &) override { return false; }
+};
+
+/// Runs `wf` (writer and critic answering at once) with `box` as its
+/// toolbox, in `h`.
+RunResult runWithToolbox(const WorkflowDesc &wf, Toolbox &box, Harness &h) {
+  h.provider.replies["writer"] = {R"({"text": "done"})"};
+  h.provider.replies["critic"] = {R"({"pass": true, "notes": "ok"})"};
+  EngineDeps deps = h.deps();
+  deps.toolbox = &box;
+  Engine engine(wf, deps);
+  return engine.run({});
+}
+} // namespace
+
+TEST_CASE("an agent offered more tools than the per-call limit fails before "
+          "any call",
+          "[engine][mcp]") {
+  WorkflowDesc wf = writerCritic(3, false);
+  wf.nodes[0].tools = {"mcp.big.*"};
+  ManyToolbox box;
+  box.count = 10000;
+  Harness h;
+  RunResult r = runWithToolbox(wf, box, h);
+  CHECK(r.status == RunStatus::FailedResumable);
+  REQUIRE(r.error);
+  CHECK(r.error->message.find("10000 tools") != std::string::npos);
+  CHECK(r.error->message.find("limit of 128") != std::string::npos);
+  CHECK(r.error->message.find("ITERC_MAX_TOOLS") != std::string::npos);
+  CHECK(h.provider.calls.empty());
+
+  SECTION("at the limit the tools are all sent") {
+    box.count = 128;
+    Harness h2;
+    CHECK(runWithToolbox(wf, box, h2).status == RunStatus::Finished);
+    REQUIRE(!h2.provider.calls.empty());
+    CHECK(h2.provider.calls[0].tools.size() == 128);
+  }
+  SECTION("ITERC_MAX_TOOLS raises the limit") {
+    iterc::rt::test::ScopedEnv env("ITERC_MAX_TOOLS", "20000");
+    Harness h2;
+    CHECK(runWithToolbox(wf, box, h2).status == RunStatus::Finished);
+    REQUIRE(!h2.provider.calls.empty());
+    CHECK(h2.provider.calls[0].tools.size() == 10000);
+  }
+}
+
+TEST_CASE("two tools with the same wire name are refused, naming both",
+          "[engine][mcp]") {
+  WorkflowDesc wf = writerCritic(3, false);
+  wf.nodes[0].tools = {"mcp.s.x.y", "mcp.s.x__y"};
+  ManyToolbox box;
+  Harness h;
+  RunResult r = runWithToolbox(wf, box, h);
+  CHECK(r.status == RunStatus::FailedResumable);
+  REQUIRE(r.error);
+  CHECK(r.error->message.find("'mcp.s.x.y'") != std::string::npos);
+  CHECK(r.error->message.find("'mcp.s.x__y'") != std::string::npos);
+  CHECK(r.error->message.find("mcp__s__x__y") != std::string::npos);
+  CHECK(h.provider.calls.empty());
 }
 
 namespace {

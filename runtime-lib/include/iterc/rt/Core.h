@@ -43,6 +43,9 @@ enum class ErrorCode {
   Store,           ///< The run store could not be read or written.
   Cancelled,
   FailNode, ///< The workflow reached `fail`.
+  /// A workflow shape the runtime cannot run (a human gate inside a
+  /// parallel branch): no resume can mend it.
+  Unsupported,
 };
 
 const char *errorCodeName(ErrorCode code);

@@ -33,6 +33,10 @@ struct ToolInvocation {
   std::vector<std::pair<std::string, std::string>> env;
   int64_t timeoutMs = 600000;  ///< 0 or less: no timeout.
   size_t outputCap = 1 << 20;  ///< Per stream; the rest is dropped.
+  /// A step of the run: stopped at once (SIGTERM, then SIGKILL) when a
+  /// second Ctrl-C or SIGTERM hurries the process, and then an error with
+  /// ErrorCode::Cancelled.
+  bool stopWhenHurried = false;
 };
 
 struct ToolResult {
