@@ -43,6 +43,16 @@ const char *ValidWorkflow = "schema out:\n  ok: bool\n\n"
                             "  output: out\n\n"
                             "workflow w:\n  entry: a\n  a -> done\n";
 
+/// ok.iter (canonical) and messy.iter (the same with extra spaces) in
+/// `dir`; returns messy.iter's text.
+std::string writeOkAndMessy(const TempDir &dir) {
+  writeFile(dir.path / "ok.iter", ValidWorkflow);
+  std::string messy = ValidWorkflow;
+  messy.replace(messy.find("  output: out"), 13, "  output:    out");
+  writeFile(dir.path / "messy.iter", messy);
+  return messy;
+}
+
 } // namespace
 
 TEST_CASE("cli: check refuses a FIFO at once instead of blocking", "[cli]") {
@@ -216,10 +226,7 @@ TEST_CASE("cli: explain --list prints each code with its title", "[cli]") {
 
 TEST_CASE("cli: fmt -d prints a unified diff of what would change", "[cli]") {
   TempDir dir;
-  writeFile(dir.path / "ok.iter", ValidWorkflow);
-  std::string messy = ValidWorkflow;
-  messy.replace(messy.find("  output: out"), 13, "  output:    out");
-  writeFile(dir.path / "messy.iter", messy);
+  std::string messy = writeOkAndMessy(dir);
   CliResult clean = runIterc(dir, "fmt -d ok.iter");
   CHECK(clean.status == 0);
   CHECK(clean.out.empty());
@@ -240,4 +247,21 @@ TEST_CASE("cli: fmt -d prints a unified diff of what would change", "[cli]") {
                 " && patch -s -p1 <fix.patch >/dev/null") == 0);
   CHECK(readFile(dir.path / "messy.iter") == runIterc(dir, "fmt ok.iter").out);
   CHECK(runIterc(dir, "fmt -d -i messy.iter").status == 2);
+}
+
+TEST_CASE("cli: fmt --check prints what its help says", "[cli][docs]") {
+  TempDir dir;
+  writeOkAndMessy(dir);
+  CliResult clean = runIterc(dir, "fmt --check ok.iter");
+  CHECK(clean.status == 0);
+  CHECK(clean.out.empty());
+  CliResult r = runIterc(dir, "fmt --check ok.iter messy.iter");
+  CHECK(r.status == 1);
+  CHECK(r.out == "messy.iter: not canonical\n");
+  // The help states that output, with FILE for the name, and the status.
+  CliResult help = runIterc(dir, "fmt --help");
+  CHECK(help.status == 0);
+  INFO("fmt --help:\n" << help.out);
+  CHECK(help.out.find("'FILE: not canonical'") != std::string::npos);
+  CHECK(help.out.find("print nothing") == std::string::npos);
 }

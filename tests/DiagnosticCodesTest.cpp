@@ -250,3 +250,100 @@ TEST_CASE("DiagnosticCodes: iterc explain rejects unknown codes", "[diagnostics]
     CHECK(r.out.empty());
   }
 }
+
+namespace {
+
+/// The `## iterc check reports:` comment of a wrong example: the lines
+/// `##   L:C: severity[CODE]: message` under it. A message may end in
+/// `...`, which stands for the rest of the line.
+std::vector<std::string> statedReport(const std::string &example) {
+  std::vector<std::string> lines;
+  static const std::regex stated(R"re(^##\s+(\d+:\d+: \w+\[\w+\]: .*)$)re");
+  std::istringstream in(example);
+  std::string line;
+  bool inside = false;
+  while (std::getline(in, line)) {
+    if (line.find("## iterc check reports:") == 0) {
+      inside = true;
+      continue;
+    }
+    std::smatch m;
+    if (inside && std::regex_match(line, m, stated))
+      lines.push_back(m[1].str());
+    else
+      inside = false;
+  }
+  return lines;
+}
+
+/// What `iterc check` prints for an example: `L:C: severity[CODE]: message`
+/// of every error and warning, and of the notes with the page's own code.
+std::vector<std::string> printedReport(const CheckResult &r,
+                                       const std::string &name,
+                                       const std::string &code) {
+  std::vector<std::string> lines;
+  std::istringstream in(r.render());
+  std::string line;
+  const std::string prefix = name + ":";
+  while (std::getline(in, line)) {
+    if (line.rfind(prefix, 0) != 0)
+      continue;
+    std::string rest = line.substr(prefix.size());
+    static const std::regex head(R"re(^\d+:\d+: (\w+)\[(\w+)\]: .*$)re");
+    std::smatch m;
+    if (!std::regex_match(rest, m, head))
+      continue;
+    if (m[1].str() == "note" && m[2].str() != code)
+      continue;
+    lines.push_back(rest);
+  }
+  return lines;
+}
+
+bool sameLine(const std::string &stated, const std::string &printed) {
+  if (stated.size() >= 3 && stated.compare(stated.size() - 3, 3, "...") == 0)
+    return printed.rfind(stated.substr(0, stated.size() - 3), 0) == 0;
+  return stated == printed;
+}
+
+} // namespace
+
+TEST_CASE("DiagnosticCodes: the report a wrong example states is what iterc check prints",
+          "[diagnostics][docs]") {
+  CHECK(statedReport("## iterc check reports:\n##   1:2: error[E003]: x\n"
+                     "##   3:4: warning[C101]: y ...\nschema a:\n##   5:6: "
+                     "error[E001]: not under the heading\n") ==
+        std::vector<std::string>{"1:2: error[E003]: x",
+                                 "3:4: warning[C101]: y ..."});
+  CHECK(sameLine("1:1: error[E012]: unknown block 'x'; ...",
+                 "1:1: error[E012]: unknown block 'x'; a file declares"));
+  CHECK_FALSE(sameLine("1:1: error[E012]: unknown block 'x'; ...",
+                       "3:1: error[E012]: unknown block 'x'; a file declares"));
+  for (const std::string &code : documentedCodes()) {
+    const std::string text = readBinary(docsDir / (code + ".md"));
+    for (const DocFence &f : exampleFences(text)) {
+      if (f.kind != "wrong")
+        continue;
+      const std::string name = "docs/diagnostics/" + code + ".md:" +
+                               std::to_string(f.line) + ".iter";
+      const std::vector<std::string> stated = statedReport(f.text);
+      if (stated.empty())
+        continue;
+      CheckResult r = checkSource(f.text, name);
+      const std::vector<std::string> printed = printedReport(r, name, code);
+      std::string statedText, printedText;
+      for (const std::string &s : stated)
+        statedText += "  " + s + "\n";
+      for (const std::string &p : printed)
+        printedText += "  " + p + "\n";
+      INFO("```iter wrong at docs/diagnostics/" << code << ".md line " << f.line
+                                                << " states:\n" << statedText
+                                                << "iterc check prints:\n"
+                                                << printedText);
+      bool same = stated.size() == printed.size();
+      for (size_t i = 0; same && i < stated.size(); ++i)
+        same = sameLine(stated[i], printed[i]);
+      CHECK(same);
+    }
+  }
+}

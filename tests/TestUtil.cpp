@@ -81,32 +81,40 @@ std::string iterc::test::withWorkflow(const std::string &decls,
 
 std::vector<MarkdownFence>
 iterc::test::markdownFences(const std::string &markdown) {
+  // A fence opens with three or more backticks and closes with a line of at
+  // least as many backticks and nothing else, so that a ```` fence can hold
+  // ``` lines (a Markdown file shown inside Markdown).
   std::vector<MarkdownFence> fences;
   std::istringstream in(markdown);
   std::string line;
   unsigned lineNo = 0;
-  bool inside = false;
+  size_t open = 0; // backticks of the open fence; 0 outside one
   MarkdownFence current;
   while (std::getline(in, line)) {
     ++lineNo;
     if (!line.empty() && line.back() == '\r')
       line.pop_back();
-    if (line.rfind("```", 0) == 0) {
-      if (inside) {
+    size_t ticks = line.find_first_not_of('`');
+    if (ticks == std::string::npos)
+      ticks = line.size();
+    if (open > 0) {
+      if (ticks >= open && line.find_first_not_of(' ', ticks) ==
+                               std::string::npos) {
         fences.push_back(current);
-        inside = false;
+        open = 0;
         continue;
       }
-      inside = true;
-      current = MarkdownFence();
-      current.line = lineNo;
-      current.info = line.substr(3);
-      while (!current.info.empty() && current.info.back() == ' ')
-        current.info.pop_back();
+      current.text += line + "\n";
       continue;
     }
-    if (inside)
-      current.text += line + "\n";
+    if (ticks >= 3) {
+      open = ticks;
+      current = MarkdownFence();
+      current.line = lineNo;
+      current.info = line.substr(ticks);
+      while (!current.info.empty() && current.info.back() == ' ')
+        current.info.pop_back();
+    }
   }
   return fences;
 }

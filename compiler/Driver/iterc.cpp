@@ -217,7 +217,8 @@ const char *fmtHelp =
     "errors is left alone and its errors are reported.\n"
     "\n"
     "  -i        rewrite the files in place\n"
-    "  --check   print nothing; exit 1 when a file is not canonical\n"
+    "  --check   print 'FILE: not canonical' for each file that is not;\n"
+    "            exit 1 when one is\n"
     "  -d, --diff  print a unified diff of what would change (nothing for a\n"
     "            canonical file); exit 1 when a file is not canonical\n";
 

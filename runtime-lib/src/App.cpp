@@ -213,7 +213,9 @@ const char *providerOptionsHelp =
     "  --cassette FILE      answer every model call from a cassette (no\n"
     "                       network); a call it lacks fails the run\n"
     "  --record FILE        call the real providers and write every\n"
-    "                       exchange to FILE, a cassette for --cassette\n"
+    "                       exchange to FILE, a cassette for --cassette\n";
+
+const char *approveOptionHelp =
     "  --approve TOOL       run the tool node TOOL (one with 'approval:\n"
     "                       required') without asking; repeatable; 'all'\n"
     "                       approves every such tool. Without it the run\n"
@@ -391,7 +393,8 @@ std::string iterc::rt::app::mainHelp(Ctx &ctx) {
       "Runs are recorded under the run store (--store-dir, default\n"
       "$ITERC_STORE_DIR or .iterc); a stopped run continues with 'resume'.\n"
       "\n";
-  text += exitStatusHelp() + "\n" + environmentHelp(ctx.wf);
+  text += variablesHelp(ctx.wf) + "\n" + exitStatusHelp() + "\n" +
+          environmentHelp(ctx.wf);
   return text;
 }
 
@@ -421,6 +424,8 @@ std::string iterc::rt::app::commandHelp(Ctx &ctx, const std::string &command) {
            "float,\n"
            "                       json, string[] as a JSON array or a comma "
            "list\n"
+           "  --var-file NAME=PATH set a variable to the bytes of a file, final\n"
+           "                       newline included (--var wins)\n"
            "  --preset NAME        start from a preset's values (--var wins)\n"
            "  --store-dir DIR      run store (default $ITERC_STORE_DIR or "
            ".iterc)\n"
@@ -435,7 +440,7 @@ std::string iterc::rt::app::commandHelp(Ctx &ctx, const std::string &command) {
            "budget,\n"
            "                       variables, providers); call nothing, write\n"
            "                       nothing\n" +
-           providerOptionsHelp + stackOptionsHelp(ctx.wf) + budgetOptionsHelp +
+           providerOptionsHelp + approveOptionHelp + stackOptionsHelp(ctx.wf) + budgetOptionsHelp +
            "  -h, --help           show this help\n"
            "\n" +
            variablesHelp(ctx.wf) + "\n" + exitStatusHelp() + "\n" +
@@ -469,13 +474,14 @@ std::string iterc::rt::app::commandHelp(Ctx &ctx, const std::string &command) {
            "  --var NAME=VALUE     give a secret variable again (secrets are "
            "never\n"
            "                       stored) or override a variable\n"
+           "  --var-file NAME=PATH the same, with the bytes of a file\n"
            "  --store-dir DIR      run store (default $ITERC_STORE_DIR or "
            ".iterc)\n"
            "  --json               events and the result as JSON lines on "
            "stdout\n" +
            providerOptionsHelp +
            "                       (on resume, added to an existing FILE)\n" +
-           stackOptionsHelp(ctx.wf) + budgetOptionsHelp +
+           approveOptionHelp + stackOptionsHelp(ctx.wf) + budgetOptionsHelp +
            "                       (these let a budget-exceeded run go on)\n"
            "  -h, --help           show this help\n"
            "\n" +

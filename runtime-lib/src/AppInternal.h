@@ -184,6 +184,10 @@ Expected<std::map<std::string, ResolvedVar>>
 resolveVars(const WorkflowDesc &wf, const std::vector<std::string> &varArgs,
             const std::string &preset, bool requireAll);
 
+/// The NAME=VALUE arguments of --var-file (each file's bytes as they are:
+/// regular files of at most 16 MiB) followed by those of --var, which win.
+Expected<std::vector<std::string>> varArguments(const Options &opts);
+
 /// Budget limits: the workflow's, with the --max-* options over them;
 /// nullopt when no option was given.
 Expected<std::optional<BudgetDesc>> budgetOverride(const WorkflowDesc &wf,

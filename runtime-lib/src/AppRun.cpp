@@ -78,7 +78,8 @@ Expected<FlagApprover> approverFrom(const WorkflowDesc &wf,
 
 std::vector<OptSpec> runSpecs() {
   std::vector<OptSpec> specs = {
-      {"--var", true, ""},       {"--preset", true, ""},
+      {"--var", true, ""},       {"--var-file", true, ""},
+      {"--preset", true, ""},
       {"--store-dir", true, ""}, {"--run-id", true, ""},
       {"--workspace", true, ""}, {"--json", false, ""},
       {"--dry-run", false, ""},  {"--cassette", true, ""},
@@ -93,6 +94,7 @@ std::vector<OptSpec> resumeSpecs() {
   std::vector<OptSpec> specs = {
       {"--run-id", true, ""},          {"--answer", true, ""},
       {"--answers-file", true, ""},    {"--var", true, ""},
+      {"--var-file", true, ""},
       {"--store-dir", true, ""},       {"--json", false, ""},
       {"--cassette", true, ""},        {"--record", true, ""},
       {"--approve", true, ""},         {"--stack", true, ""},
@@ -1456,8 +1458,11 @@ int iterc::rt::app::cmdRun(Ctx &ctx, const std::vector<std::string> &args) {
   Expected<FlagApprover> approver = approverFrom(wf, *opts);
   if (!approver)
     return usageError(ctx, approver.error().message, "run");
+  Expected<std::vector<std::string>> varArgs = varArguments(*opts);
+  if (!varArgs)
+    return usageError(ctx, varArgs.error().message, "run");
   Expected<std::map<std::string, ResolvedVar>> vars =
-      resolveVars(wf, opts->all("--var"), opts->last("--preset"), true);
+      resolveVars(wf, *varArgs, opts->last("--preset"), true);
   if (!vars)
     return usageError(ctx, vars.error().message, "run");
   Expected<std::optional<BudgetDesc>> budget = budgetOverride(wf, *opts);
@@ -1611,8 +1616,11 @@ int iterc::rt::app::cmdResume(Ctx &ctx, const std::vector<std::string> &args) {
   Expected<std::optional<BudgetDesc>> budget = budgetOverride(wf, *opts);
   if (!budget)
     return usageError(ctx, budget.error().message, "resume");
+  Expected<std::vector<std::string>> varArgs = varArguments(*opts);
+  if (!varArgs)
+    return usageError(ctx, varArgs.error().message, "resume");
   Expected<std::map<std::string, ResolvedVar>> vars =
-      resolveVars(wf, opts->all("--var"), "", false);
+      resolveVars(wf, *varArgs, "", false);
   if (!vars)
     return usageError(ctx, vars.error().message, "resume");
 
@@ -1769,9 +1777,8 @@ int iterc::rt::app::cmdResume(Ctx &ctx, const std::vector<std::string> &args) {
   Session session{*opts, *store, progress, redactor};
   session.json = json;
   for (const VarDesc &v : wf.vars)
-    if (v.secret && !v.defaultValue && opts->has("--var"))
-      for (const std::string &a : opts->all("--var"))
-        if (a.rfind(v.name + "=", 0) == 0)
-          session.secretsToGive.push_back(v.name);
+    if (v.secret && !v.defaultValue && vars->count(v.name) &&
+        vars->at(v.name).source == "--var")
+      session.secretsToGive.push_back(v.name);
   return printOutcome(ctx, session, result);
 }
