@@ -232,7 +232,7 @@ public:
 
   std::optional<Endpoint> endpoint(const std::string &service) override {
     for (const Running &r : running)
-      if (r.desc->name == service && r.started) {
+      if (r.desc->name == service && r.started && !r.ended) {
         for (const std::string &p : r.desc->ports)
           if (std::optional<int> port =
                   hostNetwork() ? containerPort(p) : hostPort(p))
@@ -249,6 +249,25 @@ public:
     return logFileTail(logPath(service), lines);
   }
 
+  /// One `inspect` per running container: those that stopped on their own
+  /// (crashed, killed) are reported once, with their logs captured.
+  std::vector<ServiceExit> ended() override {
+    std::vector<ServiceExit> exits;
+    for (Running &r : running) {
+      if (!r.started || r.ended)
+        continue;
+      State st = state(r);
+      if (st.running)
+        continue;
+      r.ended = true;
+      captureLogs(r);
+      exits.push_back(ServiceExit{
+          r.desc->name, describeEnd(st),
+          logFileTail(logPath(r.desc->name), kFailureTailLines)});
+    }
+    return exits;
+  }
+
 private:
   struct Running {
     const ServiceDesc *desc = nullptr;
@@ -257,6 +276,7 @@ private:
     std::string buildOutput; ///< Kept at the head of the log file.
     std::string address;     ///< On the stack's network, when known.
     bool started = false;    ///< `run` was tried: a container may exist.
+    bool ended = false;      ///< ended() reported it.
   };
 
   struct State {

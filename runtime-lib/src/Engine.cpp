@@ -23,6 +23,7 @@
 
 #include "Assertions.h"
 #include "InvalidReply.h"
+#include "ServiceWatch.h"
 #include "ToolWireNames.h"
 #include "Verify.h"
 
@@ -330,6 +331,10 @@ private:
   std::optional<Stop> bringUp(State &st);
   /// Brings the stack down again; nothing when none is running.
   void tearDown(State &st);
+  /// Records the services that ended on their own (service_exited); the
+  /// error for verify `n` when one it reaches has ended (ServiceWatch.h).
+  std::optional<Error> watchServices(State &st, const NodeDesc *n,
+                                     const Json &assertions);
   /// A tool's `restart:` services, started again (the stack runtime is made
   /// when the run has none yet).
   Status restartServices(State &st, const std::string &branch,
@@ -451,6 +456,8 @@ struct Engine::Impl::State {
   /// Held while a tool restarts services (seconds) and while a verify node
   /// looks a service up; not `mutex`, which every event takes.
   std::mutex stackMutex;
+  /// Services that ended on their own and were not restarted since.
+  std::map<std::string, ServiceExit> endedServices;
 };
 
 class Engine::Impl::RunScope : public Scope {
@@ -1226,6 +1233,10 @@ Expected<Json> Engine::Impl::runCompute(State &st, int node,
 Expected<Json> Engine::Impl::runVerify(State &st, int node, const Json &input) {
   const NodeDesc &n = wf.nodes[node];
   RunScope scope(*this, st, input);
+  Json assertions =
+      n.assertions.empty() ? Json() : renderValue(n.assertions, scope);
+  if (std::optional<Error> gone = watchServices(st, &n, assertions))
+    return *gone;
   Json failures = Json::array();
   verify::runChecks(n.checks, scope, failures);
   for (const HttpCheckDesc &h : n.httpChecks) {
@@ -1291,8 +1302,11 @@ Expected<Json> Engine::Impl::runVerify(State &st, int node, const Json &input) {
       }
       return ep->baseUrl();
     };
-    verify::checkAssertions(renderValue(n.assertions, scope), env, failures);
+    verify::checkAssertions(assertions, env, failures);
   }
+  // A service that died while it was probed.
+  if (std::optional<Error> gone = watchServices(st, &n, assertions))
+    return *gone;
   Json output;
   output["passed"] = failures.empty();
   output["failures"] = failures;
@@ -2202,14 +2216,33 @@ Status Engine::Impl::restartServices(State &st, const std::string &branch,
                   st.redactor.apply(restarted.error().message)));
     return restarted;
   }
+  for (const ServiceDesc *s : services)
+    st.endedServices.erase(s->name);
   emit(st, branch, "services_restarted", n.name,
        objectOf("services", endpointsJson(*st.stack, services)));
   return Status::success();
 }
 
+std::optional<Error> Engine::Impl::watchServices(State &st, const NodeDesc *n,
+                                                 const Json &assertions) {
+  std::lock_guard<std::mutex> lock(st.stackMutex);
+  if (!st.stack)
+    return std::nullopt;
+  for (ServiceExit &e : st.stack->ended()) {
+    emit(st, "", "service_exited", "", serviceExitJson(e));
+    st.endedServices[e.service] = std::move(e);
+  }
+  if (n)
+    for (const std::string &name : servicesReached(*n, assertions))
+      if (auto it = st.endedServices.find(name); it != st.endedServices.end())
+        return serviceEndedError(n->name, it->second);
+  return std::nullopt;
+}
+
 void Engine::Impl::tearDown(State &st) {
   if (!st.stack)
     return;
+  watchServices(st, nullptr, Json());
   st.stack->down();
   st.stack.reset();
   emit(st, "", "stack_stopped", "", Json::object());

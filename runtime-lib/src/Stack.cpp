@@ -9,6 +9,8 @@
 #include "iterc/rt/Stack.h"
 
 #include "FileText.h"
+#include "ServiceLog.h"
+#include "ServicePorts.h"
 #include "StackCommon.h"
 
 #include "iterc/rt/Clock.h"
@@ -19,12 +21,10 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <functional>
 #include <map>
 #include <set>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -130,6 +130,8 @@ public:
     defaultClockAndHttp(opts.clock, opts.http, ownHttp);
     if (opts.logDir.empty())
       opts.logDir = opts.workspace;
+    if (opts.logCapBytes == 0)
+      opts.logCapBytes = serviceLogCap();
   }
   ~LocalRuntime() override { down(); }
 
@@ -176,8 +178,8 @@ public:
   }
 
   std::optional<Endpoint> endpoint(const std::string &service) override {
-    for (const Running &r : running)
-      if (r.desc->name == service) {
+    for (Running &r : running)
+      if (r.desc->name == service && !hasExited(r)) {
         for (const std::string &p : r.desc->ports)
           if (std::optional<int> port = hostPort(p))
             return Endpoint{"127.0.0.1", *port};
@@ -187,7 +189,22 @@ public:
   }
 
   std::string logTail(const std::string &service, size_t lines) override {
-    return logFileTail(logPath(service), lines);
+    for (Running &r : running)
+      if (r.desc->name == service && r.log)
+        r.log->settle();
+    return serviceLogTail(logPath(service), lines);
+  }
+
+  std::vector<ServiceExit> ended() override {
+    std::vector<ServiceExit> exits;
+    for (Running &r : running)
+      if (!r.reported && hasExited(r)) {
+        r.reported = true;
+        r.log->finish(); // its output is complete: nothing writes any more
+        exits.push_back(ServiceExit{r.desc->name, describeExit(r.status),
+                                    logTail(r.desc->name, 20)});
+      }
+    return exits;
   }
 
 private:
@@ -196,6 +213,8 @@ private:
     pid_t pid = -1;
     bool exited = false;
     int status = 0;
+    bool reported = false; ///< ended() said so.
+    std::unique_ptr<ServiceLog> log;
   };
 
   std::string logPath(const std::string &service) const {
@@ -221,10 +240,11 @@ private:
     return env;
   }
 
+  /// A `program` service's workdir is a directory of the workspace (start()
+  /// refuses anything else through openWorkspaceDir).
   std::string workdirOf(const ServiceDesc &s) const {
-    if (s.workdir.empty())
-      return opts.workspace;
-    return s.workdir[0] == '/' ? s.workdir : opts.workspace + "/" + s.workdir;
+    return s.workdir.empty() ? opts.workspace
+                             : opts.workspace + "/" + s.workdir;
   }
 
   Error failure(const ServiceDesc &s, const std::string &what) {
@@ -267,6 +287,14 @@ private:
       return Error(ErrorCode::InvalidInput, "service '" + s.name +
                                                 "': cannot run '" + program +
                                                 "': " + std::strerror(errno));
+    // A taken port: the service would die with "address already in use"
+    // while its health check reached whoever holds the port.
+    for (const std::string &p : s.ports)
+      if (std::optional<int> port = hostPort(p))
+        if (std::optional<std::string> taken = portTaken(*port))
+          return Error(ErrorCode::InvalidInput,
+                       "service '" + s.name + "' cannot start: " + *taken +
+                           "; stop what holds it or declare another port");
 
     std::vector<std::string> argv;
     std::string bwrap;
@@ -309,12 +337,13 @@ private:
     argv.insert(argv.end(), s.command.begin(), s.command.end());
 
     std::string log = logPath(s.name);
-    int logFd =
-        ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (logFd < 0)
+    Expected<std::unique_ptr<ServiceLog>> output =
+        ServiceLog::open(log, opts.logCapBytes);
+    if (!output)
       return Error(ErrorCode::Store, "cannot write the log of service '" +
                                          s.name + "' (" + log +
-                                         "): " + std::strerror(errno));
+                                         "): " + output.error().message);
+    int logFd = (*output)->writeFd();
     std::vector<std::string> envText;
     for (const auto &[k, v] : env)
       envText.push_back(k + "=" + v);
@@ -326,10 +355,17 @@ private:
       envp.push_back(e.data());
     envp.push_back(nullptr);
 
+    // Its working directory: inside the workspace, opened one component at
+    // a time without following symlinks, as a tool's (the sandbox's
+    // --chdir takes the same path, checked here).
+    Expected<int> dirFd = openWorkspaceDir(opts.workspace, s.workdir);
+    if (!dirFd)
+      return Error(dirFd.error().code,
+                   "service '" + s.name + "': " + dirFd.error().message);
     pid_t parent = ::getpid();
     pid_t pid = ::fork();
     if (pid < 0) {
-      ::close(logFd);
+      ::close(*dirFd);
       return Error(ErrorCode::Tool, "cannot start service '" + s.name +
                                         "': " + std::strerror(errno));
     }
@@ -346,7 +382,7 @@ private:
         ::dup2(null, 0);
       ::dup2(logFd, 1);
       ::dup2(logFd, 2);
-      if (::chdir(cwd.c_str()) != 0)
+      if (::fchdir(*dirFd) != 0)
         ::_exit(126);
       ::execve(args[0], args.data(), envp.data());
       const char msg[] = "iterc: cannot execute the service program\n";
@@ -354,8 +390,12 @@ private:
       ::_exit(127);
     }
     ::setpgid(pid, pid);
-    ::close(logFd);
-    running.push_back(Running{&s, pid});
+    ::close(*dirFd);
+    (*output)->start();
+    running.emplace_back();
+    running.back().desc = &s;
+    running.back().pid = pid;
+    running.back().log = std::move(*output);
     return Status::success();
   }
 
@@ -406,11 +446,30 @@ private:
             return std::nullopt;
           return describeExit(r.status);
         },
-        [&] { return probe(s, *s.health); });
+        // Healthy only while its own process lives, before and after the
+        // probe, and (where /proc tells) holds the listening socket.
+        [&] {
+          return probe(s, *s.health) && !hasExited(r) && ownsPorts(r);
+        });
     return problem ? Status(failure(s, *problem)) : Status::success();
   }
 
+  /// False when /proc shows that someone else listens on a port of `r`.
+  bool ownsPorts(const Running &r) {
+    for (const std::string &p : r.desc->ports)
+      if (std::optional<int> port = hostPort(p))
+        if (portOwner(r.pid, *port) == PortOwner::Foreign)
+          return false;
+    return true;
+  }
+
   void stop(Running &r) {
+    stopProcess(r);
+    if (r.log)
+      r.log->finish();
+  }
+
+  void stopProcess(Running &r) {
     if (hasExited(r))
       return;
     ::kill(-r.pid, SIGTERM);
@@ -434,21 +493,6 @@ private:
         while (loopbackAccepts(*port) &&
                opts.clock->monotonicMs() < portsDeadline)
           opts.clock->sleepMs(10);
-  }
-
-  /// Whether something accepts TCP connections on 127.0.0.1:`port`.
-  static bool loopbackAccepts(int port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-      return false;
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(uint16_t(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool accepted =
-        ::connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) == 0;
-    ::close(fd);
-    return accepted;
   }
 
   LocalRuntimeOptions opts;

@@ -99,11 +99,7 @@ struct AssertionRun {
     wf.nodes.push_back(check);
     addTerminals(wf);
     wf.edges.push_back(edge(0, 1));
-    EdgeDesc passed = edge(1, wf.doneIndex());
-    passed.cond = EdgeDesc::Cond::Field;
-    passed.field = "passed";
-    wf.edges.push_back(passed);
-    wf.edges.push_back(edge(1, wf.failIndex()));
+    iterc::rt::test::routeOnPassed(wf, 1);
     VarDesc v;
     v.name = "plan";
     v.type = FieldType::Json;

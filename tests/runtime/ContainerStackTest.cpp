@@ -19,8 +19,11 @@
 #include "iterc/rt/Stack.h"
 #include "iterc/rt/Tool.h"
 
+#include "iterc/rt/Engine.h"
+
 #include "FakeHttpServer.h"
 #include "RuntimeTestUtil.h"
+#include "WorkflowTestUtil.h"
 
 #include <catch2/catch.hpp>
 
@@ -466,4 +469,58 @@ TEST_CASE("container stack: the stack's own network publishes ports and "
   stack->down();
   CHECK(podman.containersOf(project).empty());
   CHECK(podman.run({"network", "exists", project}).exitCode != 0);
+}
+
+TEST_CASE("container stack: a container killed mid-run is reported and "
+          "fails the verify that reaches it",
+          "[container][stack-crash]") {
+  SKIP_WITHOUT_PODMAN();
+  Podman podman;
+  StackSvcImage image(podman);
+  TempDir workspace;
+  std::string project = uniqueProject();
+  std::string port = std::to_string(unusedPort());
+  ServiceDesc api = stackSvc("api", image.tag,
+                             {"serve", "--port", port, "--host", "127.0.0.1"});
+  api.ports = {port};
+  api.health = httpHealth();
+  WorkflowDesc wf = iterc::rt::test::actThenProbeWorkflow(api, "/healthz");
+
+  std::unique_ptr<RunStore> store = makeMemoryStore();
+  std::unique_ptr<HttpTransport> http = makeHttpTransport();
+  ProviderSet providers;
+  std::vector<Event> events;
+  EngineDeps deps;
+  deps.store = store.get();
+  deps.providers = &providers;
+  deps.http = http.get();
+  deps.onEvent = [&](const Event &e) { events.push_back(e); };
+  deps.stack = [&](const std::string &)
+      -> Expected<std::unique_ptr<StackRuntime>> {
+    ContainerRuntimeOptions o = podman.options(workspace.path(), project);
+    o.network = "host";
+    return makeContainerRuntime(o);
+  };
+  // The tool node kills the container; the verify node comes next.
+  iterc::rt::test::CallbackTools tools([&] {
+    ToolResult killed = podman.run({"kill", project + "-api"});
+    CHECK(killed.exitCode == 0);
+  });
+  deps.tools = &tools;
+  Engine engine(wf, deps);
+  RunOptions options;
+  options.workspace = workspace.path();
+  RunResult r = engine.run(options);
+  CHECK(r.status != RunStatus::Finished);
+  REQUIRE(r.error);
+  INFO(r.error->message);
+  CHECK(contains(r.error->message, "service 'api'"));
+  CHECK(contains(r.error->message, "exited with status 137"));
+  CHECK(r.node == "probe");
+  bool reported = false;
+  for (const Event &e : events)
+    reported = reported || (e.type == "service_exited" &&
+                            e.data["service"] == "api");
+  CHECK(reported);
+  CHECK(podman.containersOf(project).empty());
 }

@@ -14,9 +14,12 @@
 #include "iterc/rt/Http.h"
 
 #include "FakeHttpServer.h"
+#include "RuntimeTestUtil.h"
 #include "WorkflowTestUtil.h"
 
 #include <catch2/catch.hpp>
+
+#include <csignal>
 
 using namespace iterc::rt;
 using iterc::rt::test::text;
@@ -105,11 +108,7 @@ WorkflowDesc stackWorkflow(const std::string &service = "api") {
   probe.httpChecks.push_back(items);
   wf.nodes.push_back(probe);
   addTerminals(wf);
-  EdgeDesc passed = edge(0, wf.doneIndex());
-  passed.cond = EdgeDesc::Cond::Field;
-  passed.field = "passed";
-  wf.edges.push_back(passed);
-  wf.edges.push_back(edge(0, wf.failIndex()));
+  iterc::rt::test::routeOnPassed(wf, 0);
   return wf;
 }
 
@@ -309,11 +308,7 @@ WorkflowDesc rebuildWorkflow(bool capture) {
   wf.nodes.push_back(probe); // 1
   addTerminals(wf);
   wf.edges.push_back(edge(0, 1));
-  EdgeDesc passed = edge(1, wf.doneIndex());
-  passed.cond = EdgeDesc::Cond::Field;
-  passed.field = "passed";
-  wf.edges.push_back(passed);
-  wf.edges.push_back(edge(1, wf.failIndex()));
+  iterc::rt::test::routeOnPassed(wf, 1);
   return wf;
 }
 
@@ -395,4 +390,77 @@ TEST_CASE("engine stack: a tool's restart starts what it built before the "
     CHECK(r.outputs["build"]["stderr"].get<std::string>().find(
               "no stack runtime") != std::string::npos);
   }
+}
+
+TEST_CASE("engine stack: a local service killed mid-run is reported and "
+          "fails the verify that reaches it",
+          "[engine][stack][stack-crash]") {
+  if (!resolveProgram("python3", {{"PATH", std::getenv("PATH")}})) {
+    WARN("SKIPPED: python3 is not installed");
+    return;
+  }
+  iterc::rt::test::TempDir dir;
+  std::string port = std::to_string(iterc::test::unusedPort());
+  ServiceDesc api;
+  api.name = "api";
+  api.program = "sh";
+  // It prints a secret of the run (a canary): every place its log tail
+  // shows up is masked.
+  const std::string canary = "canary-svc-7f3a9c1e";
+  api.env = {{"TOKEN", canary}};
+  api.command = {"-c", "echo $$ > api.pid; echo \"api is serving with "
+                       "$TOKEN\"; exec python3 "
+                       "-m http.server " +
+                           port + " --bind 127.0.0.1"};
+  api.ports = {port};
+  api.health = HealthDesc{"/", {}, 100, 2000, 50};
+  WorkflowDesc wf = iterc::rt::test::actThenProbeWorkflow(api, "/");
+  VarDesc token;
+  token.name = "token";
+  token.secret = true;
+  wf.vars.push_back(token);
+
+  Harness h;
+  EngineDeps deps = h.deps(false);
+  deps.stack = [&](const std::string &)
+      -> Expected<std::unique_ptr<StackRuntime>> {
+    LocalRuntimeOptions o;
+    o.workspace = dir.path();
+    o.sandbox = "off"; // the pid it writes is the one the test kills
+    return makeLocalRuntime(o);
+  };
+  // The tool node kills the service; the verify node comes next.
+  iterc::rt::test::CallbackTools tools([&] {
+    pid_t pid = std::stoi(iterc::rt::test::readText(dir / "api.pid"));
+    REQUIRE(::kill(pid, SIGKILL) == 0);
+    CHECK(iterc::rt::test::processGone(pid));
+  });
+  deps.tools = &tools;
+  Engine engine(wf, deps);
+  RunOptions options;
+  options.workspace = dir.path();
+  options.vars["token"] = canary;
+  RunResult r = engine.run(options);
+  CHECK(r.status == RunStatus::FailedResumable); // a resume starts it again
+  REQUIRE(r.error);
+  const std::string &message = r.error->message;
+  INFO(message);
+  CHECK(message.find("service 'api'") != std::string::npos);
+  CHECK(message.find("killed by signal 9") != std::string::npos);
+  CHECK(message.find("api is serving") != std::string::npos); // its log
+  CHECK(r.node == "probe");
+  const Event *exited = h.find("service_exited");
+  REQUIRE(exited);
+  CHECK(exited->data["service"] == "api");
+  CHECK(exited->data["how"] == "was killed by signal 9");
+  CHECK(exited->data["log_tail"].get<std::string>().find(
+            "api is serving with [redacted]") != std::string::npos);
+  for (const Event &e : h.events) {
+    INFO(e.type);
+    CHECK(e.data.dump().find(canary) == std::string::npos);
+  }
+  Expected<RunRecord> record = h.store->loadRun(r.runId);
+  REQUIRE(record.ok());
+  CHECK(record->error.dump().find(canary) == std::string::npos);
+  CHECK(record->error.dump().find("killed by signal 9") != std::string::npos);
 }

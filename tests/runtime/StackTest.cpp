@@ -15,10 +15,16 @@
 
 #include <catch2/catch.hpp>
 
+#include <csignal>
+#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace iterc::rt;
+using iterc::rt::test::ScopedEnv;
 using iterc::rt::test::TempDir;
+using iterc::test::FakeHttpServer;
+using iterc::test::FakeReply;
+using iterc::test::FakeRequest;
 using iterc::test::unusedPort;
 
 namespace {
@@ -251,4 +257,143 @@ TEST_CASE("stack: under bubblewrap a service without ports or dependencies "
   CHECK(reached.find("REACHED") != std::string::npos);
   CHECK(reached.find("UNREACHABLE") == std::string::npos);
   stack->down();
+}
+
+TEST_CASE("stack: a taken port is refused before the service starts, and "
+          "its health check never reaches the other listener",
+          "[stack-rt][stack-port]") {
+  // Another program listens where the service wants to: it answers every
+  // health check (the bug: the service died with "address already in use"
+  // and the stack came up healthy on the other listener).
+  FakeHttpServer squatter(
+      [](const FakeRequest &) { return FakeReply::json(200, "{}"); });
+  TempDir dir;
+  ServiceDesc web = shService("web", "echo web-started; exec sleep 30");
+  web.ports = {std::to_string(squatter.port())};
+  web.health = HealthDesc{"/", {}, 50, 1000, 10};
+  std::vector<ServiceDesc> all = {web};
+  LocalRuntimeOptions opts;
+  opts.workspace = dir.path();
+  std::unique_ptr<StackRuntime> stack = makeLocalRuntime(opts);
+  Status up = stack->up(*startOrder(all, {"web"}));
+  REQUIRE(!up.ok());
+  const std::string &message = up.error().message;
+  INFO(message);
+  CHECK(message.find("service 'web'") != std::string::npos);
+  CHECK(message.find("port " + std::to_string(squatter.port()) +
+                     " is already in use") != std::string::npos);
+  // The holder is this test process.
+  CHECK(message.find("held by pid " + std::to_string(::getpid())) !=
+        std::string::npos);
+  CHECK(squatter.requestCount() == 0);
+  CHECK(!stack->endpoint("web"));
+}
+
+TEST_CASE("stack: a local service killed mid-run is reported once and is "
+          "no longer reachable",
+          "[stack-rt][stack-crash]") {
+  TempDir dir;
+  int port = unusedPort();
+  ServiceDesc crashy = shService("crashy", "echo $$ > crashy.pid; echo "
+                                           "crashy is up; exec sleep 30");
+  crashy.ports = {std::to_string(port)};
+  std::vector<ServiceDesc> all = {crashy};
+  LocalRuntimeOptions opts;
+  opts.workspace = dir.path();
+  opts.sandbox = "off"; // the pid it writes is the one the test kills
+  std::unique_ptr<StackRuntime> stack = makeLocalRuntime(opts);
+  Status up = stack->up(*startOrder(all, {"crashy"}));
+  INFO((up.ok() ? "" : up.error().message));
+  REQUIRE(up.ok());
+  REQUIRE(stack->endpoint("crashy"));
+  CHECK(stack->ended().empty());
+
+  pid_t pid = std::stoi(iterc::rt::test::readText(dir / "crashy.pid"));
+  REQUIRE(::kill(pid, SIGKILL) == 0);
+  REQUIRE(iterc::rt::test::processGone(pid));
+  std::vector<ServiceExit> exits = stack->ended();
+  REQUIRE(exits.size() == 1);
+  CHECK(exits[0].service == "crashy");
+  CHECK(exits[0].how == "was killed by signal 9");
+  CHECK(exits[0].logTail.find("crashy is up") != std::string::npos);
+  CHECK(stack->ended().empty()); // reported once
+  CHECK(!stack->endpoint("crashy"));
+  stack->down();
+  CHECK(stack->ended().empty()); // stopping is not ending on its own
+}
+
+TEST_CASE("stack: a service writing as fast as it can keeps its log files "
+          "under the cap, with its latest output",
+          "[stack-rt][stack-log]") {
+  TempDir dir;
+  const uint64_t cap = 1 << 20;
+  ScopedEnv capEnv("ITERC_SERVICE_LOG_BYTES", std::to_string(cap).c_str());
+  ServiceDesc noisy =
+      shService("noisy", "timeout 3 yes spam-spam-spam; echo LATEST-MARKER; "
+                         "exec sleep 30");
+  std::vector<ServiceDesc> all = {noisy};
+  LocalRuntimeOptions opts;
+  opts.workspace = dir.path();
+  std::unique_ptr<StackRuntime> stack = makeLocalRuntime(opts);
+  Status up = stack->up(*startOrder(all, {"noisy"}));
+  INFO((up.ok() ? "" : up.error().message));
+  REQUIRE(up.ok());
+  std::string tail;
+  for (int i = 0; i < 300; ++i) {
+    tail = stack->logTail("noisy", 3);
+    if (tail.find("LATEST-MARKER") != std::string::npos)
+      break;
+    ::usleep(50000);
+  }
+  auto size = [](const std::string &path) -> int64_t {
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0 ? int64_t(st.st_size) : -1;
+  };
+  int64_t current = size(dir / "noisy.log");
+  int64_t rotated = size(dir / "noisy.log.1");
+  INFO("noisy.log " << current << " bytes, noisy.log.1 " << rotated);
+  CHECK(tail.find("LATEST-MARKER") != std::string::npos);
+  CHECK(tail.find("spam-spam-spam") != std::string::npos);
+  CHECK(current >= 0);
+  CHECK(current <= int64_t(cap));
+  CHECK(rotated > 0); // it wrote far more than one file's worth
+  CHECK(rotated <= int64_t(cap));
+  stack->down();
+}
+
+TEST_CASE("stack: a local service's workdir stays inside the workspace",
+          "[stack-rt][stack-workdir]") {
+  TempDir dir, outside;
+  REQUIRE(::mkdir((dir / "sub").c_str(), 0755) == 0);
+  REQUIRE(::symlink(outside.path().c_str(), (dir / "escape").c_str()) == 0);
+  LocalRuntimeOptions opts;
+  opts.workspace = dir.path();
+  auto start = [&](const std::string &workdir) {
+    ServiceDesc s = shService("svc", "pwd > \"$0\"; exec sleep 30");
+    s.command.push_back(dir / "where.txt");
+    s.workdir = workdir;
+    s.health = HealthDesc{"", {"test", "-s", dir / "where.txt"}, 50, 1000, 60};
+    std::vector<ServiceDesc> all = {s};
+    std::unique_ptr<StackRuntime> stack = makeLocalRuntime(opts);
+    Status up = stack->up(*startOrder(all, {"svc"}));
+    stack->down();
+    return up;
+  };
+  for (const std::string &bad :
+       {outside.path(), std::string("../") + "x", std::string("escape")}) {
+    INFO("workdir " << bad);
+    ::unlink((dir / "where.txt").c_str());
+    Status up = start(bad);
+    CHECK(!up.ok());
+    if (!up.ok()) {
+      CHECK(up.error().code == ErrorCode::WorkspaceEscape);
+      CHECK(up.error().message.find("service 'svc'") != std::string::npos);
+    }
+    CHECK(iterc::rt::test::readText(dir / "where.txt").empty());
+  }
+  Status inside = start("sub");
+  INFO((inside.ok() ? "" : inside.error().message));
+  REQUIRE(inside.ok());
+  CHECK(iterc::rt::test::readText(dir / "where.txt").find("/sub") !=
+        std::string::npos);
 }

@@ -7,9 +7,12 @@
 #ifndef ITERC_TESTS_RUNTIME_WORKFLOWTESTUTIL_H
 #define ITERC_TESTS_RUNTIME_WORKFLOWTESTUTIL_H
 
+#include "iterc/rt/Stack.h"
 #include "iterc/rt/Store.h"
+#include "iterc/rt/Tool.h"
 #include "iterc/rt/Workflow.h"
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -57,6 +60,59 @@ inline std::vector<std::string> eventTypes(const std::vector<Event> &events) {
   for (const Event &e : events)
     out.push_back(e.type + (e.nodeId.empty() ? "" : ":" + e.nodeId));
   return out;
+}
+
+/// Edges from verify node `verify`: to `done` when it passed, else to
+/// `fail` (addTerminals first).
+inline void routeOnPassed(WorkflowDesc &wf, int verify) {
+  EdgeDesc passed = edge(verify, wf.doneIndex());
+  passed.cond = EdgeDesc::Cond::Field;
+  passed.field = "passed";
+  wf.edges.push_back(passed);
+  wf.edges.push_back(edge(verify, wf.failIndex()));
+}
+
+/// A tool runner whose every tool does `act` in the test's process and
+/// exits 0 (e.g. a tool that kills a service mid-run).
+struct CallbackTools : ToolRunner {
+  explicit CallbackTools(std::function<void()> act) : act(std::move(act)) {}
+  Expected<ToolResult> run(const ToolInvocation &) override {
+    act();
+    ToolResult r;
+    r.exitCode = 0;
+    return r;
+  }
+  std::function<void()> act;
+};
+
+/// The stack `service`; a tool node `act`, then a verify node `probe` of
+/// GET `path` on the service: passed -> done, otherwise -> fail.
+inline WorkflowDesc actThenProbeWorkflow(const ServiceDesc &service,
+                                         const std::string &path) {
+  WorkflowDesc wf;
+  wf.name = "act-then-probe";
+  wf.sourceSha256 = "h";
+  wf.services = {service};
+  wf.stack = {service.name};
+  NodeDesc act;
+  act.kind = NodeKind::Tool;
+  act.name = "act";
+  act.command = text("act");
+  wf.nodes.push_back(act); // 0
+  NodeDesc probe;
+  probe.kind = NodeKind::Verify;
+  probe.name = "probe";
+  HttpCheckDesc check;
+  check.name = "up";
+  check.service = service.name;
+  check.path = text(path);
+  check.timeoutMs = 5000;
+  probe.httpChecks.push_back(check);
+  wf.nodes.push_back(probe); // 1
+  addTerminals(wf);
+  wf.edges.push_back(edge(0, 1));
+  routeOnPassed(wf, 1);
+  return wf;
 }
 
 } // namespace iterc::rt::test

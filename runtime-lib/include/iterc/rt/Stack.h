@@ -83,6 +83,13 @@ Expected<std::vector<const ServiceDesc *>>
 startOrder(const std::vector<ServiceDesc> &all,
            const std::vector<std::string> &wanted);
 
+/// A service that ended on its own while the stack was up.
+struct ServiceExit {
+  std::string service;
+  std::string how;     ///< "exited with status 1", "was killed by signal 9".
+  std::string logTail; ///< The last lines of its output.
+};
+
 class StackRuntime {
 public:
   virtual ~StackRuntime() = default;
@@ -102,6 +109,10 @@ public:
   virtual std::optional<Endpoint> endpoint(const std::string &service) = 0;
   /// The last `lines` lines of a service's output.
   virtual std::string logTail(const std::string &service, size_t lines) = 0;
+  /// The services that ended on their own since the last call (not those
+  /// that down() or restart() stopped), each reported once; endpoint()
+  /// no longer answers for them.
+  virtual std::vector<ServiceExit> ended() { return {}; }
 };
 
 struct LocalRuntimeOptions {
@@ -112,6 +123,9 @@ struct LocalRuntimeOptions {
   HttpTransport *http = nullptr; ///< For HTTP health checks; own if null.
   Clock *clock = nullptr;        ///< Defaults to the system clock.
   int64_t stopGraceMs = 5000;    ///< SIGTERM, then SIGKILL after this.
+  /// The cap of one log file (<service>.log, rotated to <service>.log.1);
+  /// 0: ITERC_SERVICE_LOG_BYTES or 8 MiB.
+  uint64_t logCapBytes = 0;
 };
 
 std::unique_ptr<StackRuntime> makeLocalRuntime(LocalRuntimeOptions options);
