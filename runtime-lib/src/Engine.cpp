@@ -22,6 +22,7 @@
 #include "iterc/rt/Scope.h"
 
 #include "Assertions.h"
+#include "CallRecords.h"
 #include "InvalidReply.h"
 #include "Verify.h"
 
@@ -315,6 +316,11 @@ private:
             const std::string &node, Json data);
   /// On a resumed run, the result of a tool call an agent made before the
   /// interruption (the next recorded event of the branch), or nullopt.
+  /// A resumed run: the answer the log holds for the call at `place`, in
+  /// `response` (true); false when the call is to be made live.
+  bool recordedCall(State &st, const std::string &branch,
+                    const CallPlace &place, const std::string &hash,
+                    LlmResponse &response, std::optional<InvalidReply> &invalid);
   std::optional<Json> recordedToolResult(State &st, const std::string &branch,
                                          const std::string &node,
                                          const std::string &tool,
@@ -437,7 +443,7 @@ struct Engine::Impl::State {
 
   // Replay of a resumed run.
   std::map<std::string, std::deque<Event>> recorded;
-  std::map<std::string, std::deque<Json>> llmCache;
+  CallRecords calls; ///< Model answers, by the place of each call.
   Json pendingAnswers;            ///< Answers given to this resume.
   std::string pendingInteraction; ///< The gate they answer.
 
@@ -574,6 +580,40 @@ void Engine::Impl::emit(State &st, const std::string &branch,
   }
   if (deps.onEvent)
     deps.onEvent(event);
+}
+
+bool Engine::Impl::recordedCall(State &st, const std::string &branch,
+                                const CallPlace &place,
+                                const std::string &hash, LlmResponse &response,
+                                std::optional<InvalidReply> &invalid) {
+  CallRecords::Found found;
+  {
+    std::lock_guard<RunMutex> lock(st.mutex);
+    found = st.calls.take(place, hash);
+    if (found.kind != CallRecords::Kind::Recorded) {
+      // A live call: what the branch recorded after this point followed
+      // another answer (or none), so the walk leaves the recorded path and
+      // this call's events are written.
+      auto it = st.recorded.find(branch);
+      if (it != st.recorded.end())
+        it->second.clear();
+    }
+  }
+  if (found.kind == CallRecords::Kind::Changed) {
+    // The step sends something else than when it was recorded (a variable
+    // given again, another workflow input): its record is not served.
+    st.budget->recordLlm(found.cost.tokens, found.cost.costUsd);
+    Json data = objectOf("recorded_sha256", found.recordedSha256,
+                         "request_sha256", hash);
+    CallRecords::describe(data, place);
+    emit(st, branch, "llm_record_changed", place.node, std::move(data));
+    return false;
+  }
+  if (found.kind == CallRecords::Kind::Missing)
+    return false;
+  response = std::move(found.response);
+  invalid = std::move(found.invalid);
+  return true;
 }
 
 std::optional<Json> Engine::Impl::recordedToolResult(State &st,
@@ -860,7 +900,12 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
   int64_t totalTokens = 0;
   double totalCost = 0;
   size_t loggedMessages = 0;
-  for (int attempt = 0;; ++attempt) {
+  CallPlace place{branch, n.name, 0, 0};
+  {
+    std::lock_guard<RunMutex> lock(st.mutex);
+    place.execution = st.artifactVersion[size_t(node)];
+  }
+  for (int attempt = 0;; ++attempt, ++place.call) {
     if (st.cancelled)
       return Error(ErrorCode::Cancelled, "cancelled");
     if (deps.interrupt && deps.interrupt->load())
@@ -879,23 +924,8 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
     if (!budgetOk.ok())
       return budgetOk.error();
     LlmResponse response;
-    bool fromLog = false;
     std::optional<InvalidReply> invalid; // Recorded as an excerpt.
-    {
-      std::lock_guard<RunMutex> lock(st.mutex);
-      auto it = st.llmCache.find(hash);
-      if (it != st.llmCache.end() && !it->second.empty()) {
-        const Json &r = it->second.front();
-        invalid = InvalidReply::fromRecord(r);
-        response.text = r.value("text", std::string());
-        response.toolCalls = r.value("tool_calls", Json::array());
-        response.finishReason = r.value("finish_reason", std::string());
-        response.usage.inputTokens = r.value("input_tokens", int64_t(0));
-        response.usage.outputTokens = r.value("output_tokens", int64_t(0));
-        it->second.pop_front();
-        fromLog = true;
-      }
-    }
+    bool fromLog = recordedCall(st, branch, place, hash, response, invalid);
     if (!fromLog) {
       Expected<LlmResponse> live = (*provider)->complete(request);
       if (!live) {
@@ -945,10 +975,12 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
         request.messages, loggedMessages,
         [&st](const std::string &text) { return st.redactor.apply(text); });
     loggedMessages = request.messages.size();
-    emit(st, branch, "llm_response", n.name,
-         objectOf("request_sha256", hash, "model", model, "attempt", attempt,
-                  "sent", std::move(sent), "response", std::move(recorded),
-                  "cost_usd", cost));
+    Json event =
+        objectOf("request_sha256", hash, "model", model, "attempt", attempt,
+                 "sent", std::move(sent), "response", std::move(recorded),
+                 "cost_usd", cost);
+    CallRecords::describe(event, place);
+    emit(st, branch, "llm_response", n.name, std::move(event));
 
     if (!response.toolCalls.empty()) {
       // The tool-call loop: run what the model asked for and send back the
@@ -2022,6 +2054,12 @@ void Engine::Impl::finishRun(State &st, const Stop &given, RunResult &result) {
   result.runId = st.record.id;
   result.error = stop.error;
   result.node = stop.node;
+  // Recorded calls the walk did not reach were spent all the same.
+  CallCost left = st.calls.takeLeftovers();
+  if (left.tokens != 0 || left.costUsd != 0) {
+    st.budget->recordLlm(left.tokens, left.costUsd);
+    (void)st.budget->takeNotices();
+  }
   result.usage = st.budget->usage();
   {
     std::lock_guard<RunMutex> lock(st.mutex);
@@ -2340,14 +2378,17 @@ RunResult Engine::Impl::resume(const std::string &runId, const Json &answers,
   for (const Event &e : *events) {
     if (isRunLevel(e.type))
       continue;
-    if (e.type == "llm_response" && e.data.contains("request_sha256") &&
-        e.data.contains("response"))
-      st.llmCache[e.data["request_sha256"].get<std::string>()].push_back(
-          e.data["response"]);
     if (e.type == "session_saved" && e.data.contains("session_id"))
       st.sessions[e.data["session_id"].get<std::string>()] =
           messagesFromJson(e.data.value("messages", Json::array()));
     st.recorded[e.branchId].push_back(e);
+  }
+  st.calls.load(*events);
+  // Spent, though not replayed: the usage counts every call in the log.
+  const CallCost &setAside = st.calls.setAside();
+  if (setAside.tokens != 0 || setAside.costUsd != 0) {
+    st.budget->recordLlm(setAside.tokens, setAside.costUsd);
+    (void)st.budget->takeNotices(); // Already in the log.
   }
   if (record->status == RunStatus::PausedWaitingHuman) {
     if (answers.is_null() || (answers.is_object() && answers.empty()))
