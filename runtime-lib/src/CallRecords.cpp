@@ -81,16 +81,12 @@ void CallRecords::load(const std::vector<Event> &events) {
     } else if (e.type == "run_failed" &&
                e.data.value("code", std::string()) == "SCHEMA_INVALID") {
       // The failed step's answers are what failed it: they are set aside,
-      // and the step starts again with a live call.
-      for (auto it = execution.begin(); it != execution.end();) {
-        if (it->first.second != e.nodeId) {
-          ++it;
-          continue;
-        }
-        eraseExecution(it->first.first, it->first.second, it->second,
-                       &dropped);
-        nextCall[it->first] = 0;
-        ++it;
+      // and the step starts again with a live call. The event names the
+      // fan-out, not the step, when the step ran in a branch: every step
+      // open at the failure starts again (its siblings were cut short).
+      for (auto &[step, exec] : execution) {
+        eraseExecution(step.first, step.second, exec, &dropped);
+        nextCall[step] = 0;
       }
     }
   }

@@ -45,9 +45,10 @@ public:
   /// Reads the llm_response events of a log. A record without `execution`
   /// and `call` (written by an older iterc) is placed by the node_started
   /// before it in its branch. Records of a finished execution are dropped
-  /// (the node is replayed from its output); so are those of an execution
-  /// that failed because of its answers (SCHEMA_INVALID): replaying them
-  /// would fail the same way, so the step asks the model again. What was
+  /// (the node is replayed from its output); so are those of the
+  /// executions open when the run failed because of a step's answers
+  /// (SCHEMA_INVALID): replaying them would fail the same way, so the step
+  /// (and any parallel step it cut short) asks the model again. What was
   /// dropped that way was still spent: see setAside().
   void load(const std::vector<Event> &events);
 

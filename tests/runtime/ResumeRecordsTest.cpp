@@ -41,6 +41,7 @@ namespace {
 struct Reply {
   std::string text;
   int64_t in = 1, out = 1;
+  int delayMs = 0;
 };
 
 /// A fake OpenAI server. Requests are told apart by their system prompt
@@ -87,7 +88,9 @@ private:
                  {{"prompt_tokens", r.in},
                   {"completion_tokens", r.out},
                   {"total_tokens", r.in + r.out}}}};
-    return FakeReply::json(200, out.dump());
+    FakeReply reply = FakeReply::json(200, out.dump());
+    reply.delayMs = r.delayMs;
+    return reply;
   }
 
   std::mutex mutex;
@@ -218,8 +221,9 @@ std::string finding(const std::string &s) {
 }
 
 /// fan -> {a, b} -> merge (wait_all) -> done; a and b send the very same
-/// request.
-WorkflowDesc fanOutWf() {
+/// request unless their system prompts differ.
+WorkflowDesc fanOutWf(const std::string &systemA = "node:same",
+                      const std::string &systemB = "node:same") {
   WorkflowDesc wf;
   wf.name = "fan";
   wf.sourceSha256 = "fan-1";
@@ -228,10 +232,10 @@ WorkflowDesc fanOutWf() {
   NodeDesc router;
   router.kind = NodeKind::Router;
   router.name = "fan";
-  wf.nodes.push_back(router);                                          // 0
-  wf.nodes.push_back(agent("a", "node:same", "review this", 0));       // 1
-  wf.nodes.push_back(agent("b", "node:same", "review this", 0));       // 2
-  NodeDesc merge = agent("merge", "node:merge", "merge", 1);           // 3
+  wf.nodes.push_back(router); // 0
+  wf.nodes.push_back(agent("a", systemA, "review this", 0)); // 1
+  wf.nodes.push_back(agent("b", systemB, "review this", 0)); // 2
+  NodeDesc merge = agent("merge", "node:merge", "merge", 1); // 3
   merge.kind = NodeKind::Judge;
   merge.await = AwaitMode::WaitAll;
   wf.nodes.push_back(merge);
@@ -406,6 +410,32 @@ TEST_CASE("resume: a step that failed on invalid answers asks the model "
   CHECK(calls.back().data["response"]["text"] == R"({"text": "valid"})");
   // The failed attempts were spent: they count in the total.
   rig.checkUsage(resumed, 3 * 6 + 7);
+}
+
+TEST_CASE("resume: a parallel branch that failed on invalid answers asks "
+          "again; its sibling keeps its answer",
+          "[engine][resume][records]") {
+  Rig rig;
+  rig.model.script["node:a"] = {{finding("from a"), 8, 2}};
+  // b fails once a has finished (a failing branch cancels the others).
+  rig.model.script["node:b"] = {
+      {"no", 1, 1, 300}, {"no", 1, 1}, {"no", 1, 1}};
+  rig.model.script["node:merge"] = {{R"({"ok": true})", 1, 2}};
+  WorkflowDesc wf = fanOutWf("node:a", "node:b");
+  RunResult first = rig.go(wf, false);
+  REQUIRE(first.status == RunStatus::FailedResumable);
+  REQUIRE(first.error);
+  CHECK(first.error->code == ErrorCode::SchemaInvalid);
+  REQUIRE(rig.model.requests("node:b") == 3);
+  REQUIRE(rig.responses("a").size() == 1);
+
+  rig.model.script["node:b"].push_back({finding("from b"), 5, 5});
+  RunResult resumed = rig.resumeToEnd(wf);
+  CHECK(resumed.outputs["a"]["finding"] == "from a");
+  CHECK(resumed.outputs["b"]["finding"] == "from b");
+  CHECK(rig.model.requests("node:a") == 1);
+  CHECK(rig.model.requests("node:b") == 4);
+  rig.checkUsage(resumed, 10 + 3 * 2 + 10 + 3);
 }
 
 TEST_CASE("resume: a recorded call whose request changed is made again, "
