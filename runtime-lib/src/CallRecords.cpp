@@ -26,9 +26,11 @@ std::optional<int64_t> intField(const Json &data, const char *name) {
 
 void CallCost::add(const Json &data) {
   const Json &r = data.value("response", Json::object());
-  if (r.is_object())
-    tokens += r.value("input_tokens", int64_t(0)) +
-              r.value("output_tokens", int64_t(0));
+  if (r.is_object()) {
+    tokensIn += r.value("input_tokens", int64_t(0));
+    tokensOut += r.value("output_tokens", int64_t(0));
+  }
+  tokens = tokensIn + tokensOut;
   costUsd += data.value("cost_usd", 0.0);
 }
 
@@ -38,16 +40,11 @@ void CallRecords::load(const std::vector<Event> &events) {
   std::map<Step, int64_t> nextCall;  // For records without `call`.
   std::map<std::string, int64_t> finished; // Executions per node.
   auto eraseExecution = [this](const std::string &branch,
-                               const std::string &node, int64_t exec,
-                               CallCost *cost) {
+                               const std::string &node, int64_t exec) {
     auto it = records.lower_bound(Key(branch, node, exec, 0));
     while (it != records.end() && std::get<0>(it->first) == branch &&
-           std::get<1>(it->first) == node &&
-           std::get<2>(it->first) == exec) {
-      if (cost)
-        cost->add(it->second.data);
+           std::get<1>(it->first) == node && std::get<2>(it->first) == exec)
       it = records.erase(it);
-    }
   };
   for (const Event &e : events) {
     Step step(e.branchId, e.nodeId);
@@ -66,6 +63,7 @@ void CallRecords::load(const std::vector<Event> &events) {
                                        : finished[e.nodeId]);
       execution[step] = exec;
       int64_t call = intField(e.data, "call").value_or(nextCall[step]);
+      total.add(e.data);
       nextCall[step] = call + 1;
       // A later record of the same place (the call was made again after
       // its step changed) replaces the earlier one.
@@ -74,7 +72,7 @@ void CallRecords::load(const std::vector<Event> &events) {
     } else if (e.type == "node_finished") {
       auto open = execution.find(step);
       if (open != execution.end()) {
-        eraseExecution(e.branchId, e.nodeId, open->second, nullptr);
+        eraseExecution(e.branchId, e.nodeId, open->second);
         execution.erase(open);
       }
       ++finished[e.nodeId];
@@ -85,7 +83,7 @@ void CallRecords::load(const std::vector<Event> &events) {
       // fan-out, not the step, when the step ran in a branch: every step
       // open at the failure starts again (its siblings were cut short).
       for (auto &[step, exec] : execution) {
-        eraseExecution(step.first, step.second, exec, &dropped);
+        eraseExecution(step.first, step.second, exec);
         nextCall[step] = 0;
       }
     }
@@ -99,7 +97,6 @@ CallRecords::Found CallRecords::take(const CallPlace &place,
       records.find(Key(place.branch, place.node, place.execution, place.call));
   if (it == records.end())
     return found;
-  found.cost.add(it->second.data);
   if (it->second.sha256 == requestSha256) {
     found.kind = Kind::Recorded;
     const Json &r = it->second.data["response"];
@@ -115,14 +112,6 @@ CallRecords::Found CallRecords::take(const CallPlace &place,
   }
   records.erase(it);
   return found;
-}
-
-CallCost CallRecords::takeLeftovers() {
-  CallCost cost;
-  for (const auto &[key, record] : records)
-    cost.add(record.data);
-  records.clear();
-  return cost;
 }
 
 void CallRecords::describe(Json &data, const CallPlace &place) {

@@ -35,7 +35,8 @@ struct CallPlace {
 
 /// Tokens and cost of recorded calls.
 struct CallCost {
-  int64_t tokens = 0;
+  int64_t tokensIn = 0, tokensOut = 0;
+  int64_t tokens = 0; ///< In and out.
   double costUsd = 0;
   void add(const Json &llmResponseData);
 };
@@ -48,8 +49,7 @@ public:
   /// (the node is replayed from its output); so are those of the
   /// executions open when the run failed because of a step's answers
   /// (SCHEMA_INVALID): replaying them would fail the same way, so the step
-  /// (and any parallel step it cut short) asks the model again. What was
-  /// dropped that way was still spent: see setAside().
+  /// (and any parallel step it cut short) asks the model again.
   void load(const std::vector<Event> &events);
 
   enum class Kind { Missing, Recorded, Changed };
@@ -58,17 +58,13 @@ public:
     LlmResponse response;                ///< The recorded answer (Recorded),
     std::optional<InvalidReply> invalid; ///< as an excerpt when invalid.
     std::string recordedSha256; ///< What the record sent (Changed).
-    CallCost cost;              ///< What the record cost (Recorded, Changed).
   };
   /// The record of the call at `place`, taken out: Recorded when it sent
   /// `requestSha256`, Changed when it sent something else.
   Found take(const CallPlace &place, const std::string &requestSha256);
 
-  /// What the failed executions' records cost (not replayed, but spent).
-  const CallCost &setAside() const { return dropped; }
-  /// The cost of the records nothing took (the walk went elsewhere); they
-  /// are removed.
-  CallCost takeLeftovers();
+  /// What every call in the log cost, each counted once.
+  const CallCost &spent() const { return total; }
 
   /// The place fields of an llm_response event.
   static void describe(Json &data, const CallPlace &place);
@@ -80,7 +76,7 @@ private:
     Json data; ///< The whole llm_response event data.
   };
   std::map<Key, Record> records;
-  CallCost dropped;
+  CallCost total;
 };
 
 } // namespace iterc::rt

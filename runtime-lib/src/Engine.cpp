@@ -602,7 +602,6 @@ bool Engine::Impl::recordedCall(State &st, const std::string &branch,
   if (found.kind == CallRecords::Kind::Changed) {
     // The step sends something else than when it was recorded (a variable
     // given again, another workflow input): its record is not served.
-    st.budget->recordLlm(found.cost.tokens, found.cost.costUsd);
     Json data = objectOf("recorded_sha256", found.recordedSha256,
                          "request_sha256", hash);
     CallRecords::describe(data, place);
@@ -941,7 +940,8 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
       cost = (response.usage.inputTokens * price->inputPerMillion +
               response.usage.outputTokens * price->outputPerMillion) /
              1e6;
-    st.budget->recordLlm(tokens, cost);
+    if (!fromLog) // A recorded call's cost is in the budget since resume().
+      st.budget->recordLlm(tokens, cost);
     totalTokens += tokens;
     totalCost += cost;
     // Checked before it is recorded: an invalid reply is logged (and sent
@@ -1961,9 +1961,7 @@ Engine::Impl::Stop Engine::Impl::walk(State &st, const std::string &branch,
       }
       output = *result;
     } else if (output->is_object()) {
-      // Replayed: account for what the step cost when it ran.
-      st.budget->recordLlm(output->value("_tokens", int64_t(0)),
-                           output->value("_cost_usd", 0.0));
+      // Replayed (its model calls' cost is in the budget since resume()).
       (void)st.budget->takeNotices(); // Already in the log.
       if (n.kind != NodeKind::Compute && n.kind != NodeKind::Join &&
           !(n.kind == NodeKind::Router &&
@@ -2054,12 +2052,6 @@ void Engine::Impl::finishRun(State &st, const Stop &given, RunResult &result) {
   result.runId = st.record.id;
   result.error = stop.error;
   result.node = stop.node;
-  // Recorded calls the walk did not reach were spent all the same.
-  CallCost left = st.calls.takeLeftovers();
-  if (left.tokens != 0 || left.costUsd != 0) {
-    st.budget->recordLlm(left.tokens, left.costUsd);
-    (void)st.budget->takeNotices();
-  }
   result.usage = st.budget->usage();
   {
     std::lock_guard<RunMutex> lock(st.mutex);
@@ -2384,10 +2376,10 @@ RunResult Engine::Impl::resume(const std::string &runId, const Json &answers,
     st.recorded[e.branchId].push_back(e);
   }
   st.calls.load(*events);
-  // Spent, though not replayed: the usage counts every call in the log.
-  const CallCost &setAside = st.calls.setAside();
-  if (setAside.tokens != 0 || setAside.costUsd != 0) {
-    st.budget->recordLlm(setAside.tokens, setAside.costUsd);
+  // The budget starts from what the run spent: every call in its log,
+  // once, whether it is replayed, asked again or never reached.
+  if (st.calls.spent().tokens != 0 || st.calls.spent().costUsd != 0) {
+    st.budget->recordLlm(st.calls.spent().tokens, st.calls.spent().costUsd);
     (void)st.budget->takeNotices(); // Already in the log.
   }
   if (record->status == RunStatus::PausedWaitingHuman) {

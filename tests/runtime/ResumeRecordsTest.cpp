@@ -9,6 +9,7 @@
 // resumed run is the sum of the calls in its log.
 //
 //===----------------------------------------------------------------------===//
+#include "AppTestUtil.h"
 #include "FakeHttpServer.h"
 #include "RuntimeTestUtil.h"
 #include "WorkflowTestUtil.h"
@@ -28,7 +29,10 @@
 
 using namespace iterc::rt;
 using iterc::rt::test::edge;
+using iterc::rt::test::CliResult;
 using iterc::rt::test::ref;
+using iterc::rt::test::runCli;
+using iterc::rt::test::ScopedEnv;
 using iterc::rt::test::schema;
 using iterc::rt::test::TempDir;
 using iterc::rt::test::text;
@@ -477,4 +481,46 @@ TEST_CASE("resume: a recorded call whose request changed is made again, "
     }
   CHECK(changed == 1);
   rig.checkUsage(resumed, 33 + 44);
+}
+
+TEST_CASE("resume (command line): a run that failed on invalid answers "
+          "finishes with a live call, and its usage adds up",
+          "[app][resume][records]") {
+  ModelServer model;
+  model.script["node:writer"] = {
+      {"not json", 5, 1}, {"not json", 5, 1}, {"not json", 5, 1}};
+  std::string baseUrl = model.baseUrl();
+  ScopedEnv key("OPENAI_API_KEY", "sk-test"),
+      base("OPENAI_BASE_URL", baseUrl.c_str()),
+      cassette("ITERC_CASSETTE", nullptr);
+  WorkflowDesc wf =
+      sequence("single", {schema("draft", {{"text", FieldType::String}})},
+               {agent("writer", "node:writer", "write", 0)});
+  static const AppInfo info{"single", "single.iter", "flowchart TD\n",
+                            "digraph single {}\n"};
+  TempDir tmp;
+  std::string store = tmp / "store";
+  CliResult failed = runCli(
+      wf, info, {"run", "--store-dir", store, "--run-id", "r1"}, "./single");
+  INFO(failed.err);
+  CHECK(failed.code == 1);
+  CHECK(failed.err.find("the run can be resumed") != std::string::npos);
+  REQUIRE(model.requests("node:writer") == 3);
+
+  model.script["node:writer"].push_back({R"({"text": "valid"})", 5, 2});
+  CliResult resumed =
+      runCli(wf, info,
+             {"resume", "--store-dir", store, "--run-id", "r1", "--json"},
+             "./single");
+  INFO(resumed.err);
+  REQUIRE(resumed.code == 0);
+  CHECK(model.requests("node:writer") == 4);
+  std::string last = resumed.out.substr(
+      resumed.out.rfind('\n', resumed.out.size() - 2) + 1);
+  Json result = Json::parse(last);
+  CHECK(result["outputs"]["writer"]["text"] == "valid");
+  // The whole run: three failed attempts and the live call.
+  CHECK(result["usage"]["tokens"] == 3 * 6 + 7);
+  CHECK(result["usage"]["tokens_in"] == 4 * 5);
+  CHECK(result["usage"]["tokens_out"] == 3 + 2);
 }
