@@ -82,9 +82,9 @@ void CallRecords::load(const std::vector<Event> &events) {
       // and the step starts again with a live call. The event names the
       // fan-out, not the step, when the step ran in a branch: every step
       // open at the failure starts again (its siblings were cut short).
-      for (auto &[step, exec] : execution) {
-        eraseExecution(step.first, step.second, exec);
-        nextCall[step] = 0;
+      for (const auto &[open, exec] : execution) {
+        eraseExecution(open.first, open.second, exec);
+        nextCall[open] = 0;
       }
     }
   }

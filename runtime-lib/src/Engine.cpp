@@ -9,8 +9,9 @@
 // (one line each; nothing is rewritten), and a resumed run re-walks the graph
 // from its entry while *replaying* what the log already holds: a node whose
 // `node_finished` is recorded is not executed again (its recorded output is
-// used), an LLM call whose response is recorded is answered from the log, and
-// events already in the log are not written twice. The walk is deterministic
+// used), an LLM call whose response is recorded for that very call (same
+// node, branch, execution and call index: CallRecords.h) is answered from the
+// log, and events already in the log are not written twice. The walk is deterministic
 // given the outputs, so it retraces the original path and continues live
 // from where the run stopped: a killed run resumes without calling a model
 // twice for the same step, and a paused run resumes at its human gate.
@@ -314,13 +315,13 @@ private:
   // Recording.
   void emit(State &st, const std::string &branch, const std::string &type,
             const std::string &node, Json data);
-  /// On a resumed run, the result of a tool call an agent made before the
-  /// interruption (the next recorded event of the branch), or nullopt.
   /// A resumed run: the answer the log holds for the call at `place`, in
   /// `response` (true); false when the call is to be made live.
   bool recordedCall(State &st, const std::string &branch,
                     const CallPlace &place, const std::string &hash,
                     LlmResponse &response, std::optional<InvalidReply> &invalid);
+  /// On a resumed run, the result of a tool call an agent made before the
+  /// interruption (the next recorded event of the branch), or nullopt.
   std::optional<Json> recordedToolResult(State &st, const std::string &branch,
                                          const std::string &node,
                                          const std::string &tool,
@@ -900,6 +901,7 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
   double totalCost = 0;
   size_t loggedMessages = 0;
   CallPlace place{branch, n.name, 0, 0};
+  bool live = false; // Once a call is live, the later ones follow it.
   {
     std::lock_guard<RunMutex> lock(st.mutex);
     place.execution = st.artifactVersion[size_t(node)];
@@ -924,7 +926,9 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
       return budgetOk.error();
     LlmResponse response;
     std::optional<InvalidReply> invalid; // Recorded as an excerpt.
-    bool fromLog = recordedCall(st, branch, place, hash, response, invalid);
+    bool fromLog =
+        !live && recordedCall(st, branch, place, hash, response, invalid);
+    live = !fromLog;
     if (!fromLog) {
       Expected<LlmResponse> live = (*provider)->complete(request);
       if (!live) {
