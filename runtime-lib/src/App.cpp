@@ -457,7 +457,9 @@ std::string iterc::rt::app::commandHelp(Ctx &ctx, const std::string &command) {
            "Continues a run that paused at a human gate, failed with a\n"
            "resumable error, exceeded its budget or was interrupted. Steps\n"
            "already recorded are not executed again (no model is called twice\n"
-           "for the same step).\n"
+           "for the same step): each recorded answer goes back to its own step\n"
+           "only, and a step that failed on answers that do not match its\n"
+           "schema asks the model again.\n"
            "\n"
            "options:\n"
            "  --run-id ID          the run to continue (see '" +

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "AnswersInput.h"
 #include "AppInternal.h"
+#include "CallRecords.h"
 #include "FileText.h"
 
 #include "iterc/rt/Engine.h"
@@ -934,7 +935,7 @@ int printOutcome(Ctx &ctx, Session &s, const RunResult &r) {
   out << "usage: " << r.usage.tokens << " tokens";
   if (s.progress.tokensIn + s.progress.tokensOut > 0)
     out << " (" << s.progress.tokensIn << " in, " << s.progress.tokensOut
-        << " out this session)";
+        << " out)";
   out << ", " << formatCost(r.usage.costUsd) << ", " << r.usage.iterations
       << " node executions, " << formatDuration(r.usage.elapsedMs) << "\n";
   return code;
@@ -1749,6 +1750,14 @@ int iterc::rt::app::cmdResume(Ctx &ctx, const std::vector<std::string> &args) {
   Json previous = record->extra.value("usage", Json::object());
   Progress progress(ctx, json, previous.value("tokens", int64_t(0)),
                     previous.value("cost_usd", 0.0));
+  // Tokens in and out count the whole run, as `tokens` does: every call in
+  // its log (this session's are added as they are made).
+  if (Expected<std::vector<Event>> logged = store->loadEvents(runId)) {
+    CallRecords calls;
+    calls.load(*logged);
+    progress.tokensIn = calls.spent().tokensIn;
+    progress.tokensOut = calls.spent().tokensOut;
+  }
   RunOptions options;
   for (const auto &[name, v] : *vars)
     if (v.source == "--var")

@@ -9,8 +9,9 @@
 // (one line each; nothing is rewritten), and a resumed run re-walks the graph
 // from its entry while *replaying* what the log already holds: a node whose
 // `node_finished` is recorded is not executed again (its recorded output is
-// used), an LLM call whose response is recorded is answered from the log, and
-// events already in the log are not written twice. The walk is deterministic
+// used), an LLM call whose response is recorded for that very call (same
+// node, branch, execution and call index: CallRecords.h) is answered from the
+// log, and events already in the log are not written twice. The walk is deterministic
 // given the outputs, so it retraces the original path and continues live
 // from where the run stopped: a killed run resumes without calling a model
 // twice for the same step, and a paused run resumes at its human gate.
@@ -22,6 +23,7 @@
 #include "iterc/rt/Scope.h"
 
 #include "Assertions.h"
+#include "CallRecords.h"
 #include "InvalidReply.h"
 #include "ServiceWatch.h"
 #include "ToolWireNames.h"
@@ -315,6 +317,11 @@ private:
   // Recording.
   void emit(State &st, const std::string &branch, const std::string &type,
             const std::string &node, Json data);
+  /// A resumed run: the answer the log holds for the call at `place`, in
+  /// `response` (true); false when the call is to be made live.
+  bool recordedCall(State &st, const std::string &branch,
+                    const CallPlace &place, const std::string &hash,
+                    LlmResponse &response, std::optional<InvalidReply> &invalid);
   /// On a resumed run, the result of a tool call an agent made before the
   /// interruption (the next recorded event of the branch), or nullopt.
   std::optional<Json> recordedToolResult(State &st, const std::string &branch,
@@ -443,7 +450,7 @@ struct Engine::Impl::State {
 
   // Replay of a resumed run.
   std::map<std::string, std::deque<Event>> recorded;
-  std::map<std::string, std::deque<Json>> llmCache;
+  CallRecords calls; ///< Model answers, by the place of each call.
   Json pendingAnswers;            ///< Answers given to this resume.
   std::string pendingInteraction; ///< The gate they answer.
 
@@ -582,6 +589,39 @@ void Engine::Impl::emit(State &st, const std::string &branch,
   }
   if (deps.onEvent)
     deps.onEvent(event);
+}
+
+bool Engine::Impl::recordedCall(State &st, const std::string &branch,
+                                const CallPlace &place,
+                                const std::string &hash, LlmResponse &response,
+                                std::optional<InvalidReply> &invalid) {
+  CallRecords::Found found;
+  {
+    std::lock_guard<RunMutex> lock(st.mutex);
+    found = st.calls.take(place, hash);
+    if (found.kind != CallRecords::Kind::Recorded) {
+      // A live call: what the branch recorded after this point followed
+      // another answer (or none), so the walk leaves the recorded path and
+      // this call's events are written.
+      auto it = st.recorded.find(branch);
+      if (it != st.recorded.end())
+        it->second.clear();
+    }
+  }
+  if (found.kind == CallRecords::Kind::Changed) {
+    // The step sends something else than when it was recorded (a variable
+    // given again, another workflow input): its record is not served.
+    Json data = objectOf("recorded_sha256", found.recordedSha256,
+                         "request_sha256", hash);
+    CallRecords::describe(data, place);
+    emit(st, branch, "llm_record_changed", place.node, std::move(data));
+    return false;
+  }
+  if (found.kind == CallRecords::Kind::Missing)
+    return false;
+  response = std::move(found.response);
+  invalid = std::move(found.invalid);
+  return true;
 }
 
 std::optional<Json> Engine::Impl::recordedToolResult(State &st,
@@ -861,7 +901,13 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
   int64_t totalTokens = 0;
   double totalCost = 0;
   size_t loggedMessages = 0;
-  for (int attempt = 0;; ++attempt) {
+  CallPlace place{branch, n.name, 0, 0};
+  bool live = false; // Once a call is live, the later ones follow it.
+  {
+    std::lock_guard<RunMutex> lock(st.mutex);
+    place.execution = st.artifactVersion[size_t(node)];
+  }
+  for (int attempt = 0;; ++attempt, ++place.call) {
     if (st.cancelled)
       return Error(ErrorCode::Cancelled, "cancelled");
     if (deps.interrupt && deps.interrupt->load())
@@ -880,23 +926,10 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
     if (!budgetOk.ok())
       return budgetOk.error();
     LlmResponse response;
-    bool fromLog = false;
     std::optional<InvalidReply> invalid; // Recorded as an excerpt.
-    {
-      std::lock_guard<RunMutex> lock(st.mutex);
-      auto it = st.llmCache.find(hash);
-      if (it != st.llmCache.end() && !it->second.empty()) {
-        const Json &r = it->second.front();
-        invalid = InvalidReply::fromRecord(r);
-        response.text = r.value("text", std::string());
-        response.toolCalls = r.value("tool_calls", Json::array());
-        response.finishReason = r.value("finish_reason", std::string());
-        response.usage.inputTokens = r.value("input_tokens", int64_t(0));
-        response.usage.outputTokens = r.value("output_tokens", int64_t(0));
-        it->second.pop_front();
-        fromLog = true;
-      }
-    }
+    bool fromLog =
+        !live && recordedCall(st, branch, place, hash, response, invalid);
+    live = !fromLog;
     if (!fromLog) {
       Expected<LlmResponse> live = (*provider)->complete(request);
       if (!live) {
@@ -912,7 +945,8 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
       cost = (response.usage.inputTokens * price->inputPerMillion +
               response.usage.outputTokens * price->outputPerMillion) /
              1e6;
-    st.budget->recordLlm(tokens, cost);
+    if (!fromLog) // A recorded call's cost is in the budget since resume().
+      st.budget->recordLlm(tokens, cost);
     totalTokens += tokens;
     totalCost += cost;
     // Checked before it is recorded: an invalid reply is logged (and sent
@@ -946,10 +980,12 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
         request.messages, loggedMessages,
         [&st](const std::string &text) { return st.redactor.apply(text); });
     loggedMessages = request.messages.size();
-    emit(st, branch, "llm_response", n.name,
-         objectOf("request_sha256", hash, "model", model, "attempt", attempt,
-                  "sent", std::move(sent), "response", std::move(recorded),
-                  "cost_usd", cost));
+    Json event =
+        objectOf("request_sha256", hash, "model", model, "attempt", attempt,
+                 "sent", std::move(sent), "response", std::move(recorded),
+                 "cost_usd", cost);
+    CallRecords::describe(event, place);
+    emit(st, branch, "llm_response", n.name, std::move(event));
 
     if (!response.toolCalls.empty()) {
       // The tool-call loop: run what the model asked for and send back the
@@ -1941,9 +1977,7 @@ Engine::Impl::Stop Engine::Impl::walk(State &st, const std::string &branch,
       }
       output = *result;
     } else if (output->is_object()) {
-      // Replayed: account for what the step cost when it ran.
-      st.budget->recordLlm(output->value("_tokens", int64_t(0)),
-                           output->value("_cost_usd", 0.0));
+      // Replayed (its model calls' cost is in the budget since resume()).
       (void)st.budget->takeNotices(); // Already in the log.
       if (n.kind != NodeKind::Compute && n.kind != NodeKind::Join &&
           !(n.kind == NodeKind::Router &&
@@ -2372,14 +2406,17 @@ RunResult Engine::Impl::resume(const std::string &runId, const Json &answers,
   for (const Event &e : *events) {
     if (isRunLevel(e.type))
       continue;
-    if (e.type == "llm_response" && e.data.contains("request_sha256") &&
-        e.data.contains("response"))
-      st.llmCache[e.data["request_sha256"].get<std::string>()].push_back(
-          e.data["response"]);
     if (e.type == "session_saved" && e.data.contains("session_id"))
       st.sessions[e.data["session_id"].get<std::string>()] =
           messagesFromJson(e.data.value("messages", Json::array()));
     st.recorded[e.branchId].push_back(e);
+  }
+  st.calls.load(*events);
+  // The budget starts from what the run spent: every call in its log,
+  // once, whether it is replayed, asked again or never reached.
+  if (st.calls.spent().tokens != 0 || st.calls.spent().costUsd != 0) {
+    st.budget->recordLlm(st.calls.spent().tokens, st.calls.spent().costUsd);
+    (void)st.budget->takeNotices(); // Already in the log.
   }
   if (record->status == RunStatus::PausedWaitingHuman) {
     if (answers.is_null() || (answers.is_object() && answers.empty()))
