@@ -332,4 +332,19 @@ TEST_CASE("budget limits: a model without a price under max_cost_usd is a "
   CliResult ok = cli(wf, {"run", "--store-dir", tmp / "store", "--dry-run"});
   INFO(ok.out << ok.err);
   CHECK(ok.code == 0);
+
+  // resume checks as run does: a run stopped by its token budget, resumed
+  // while the variable names the unpriced model again, calls nothing.
+  CliResult stopped = cli(wf, {"run", "--store-dir", tmp / "store", "--run-id",
+                               "r", "--max-tokens", "3000", "--max-cost", "1"});
+  INFO(stopped.out << stopped.err);
+  REQUIRE(stopped.code == 4);
+  size_t calls = server.requestCount();
+  ScopedEnv unpriced("LIMITS_TEST_MODEL", "openai/gpt-unpriced");
+  CliResult resumed = cli(wf, {"resume", "--store-dir", tmp / "store",
+                               "--run-id", "r", "--max-tokens", "100000"});
+  INFO(resumed.out << resumed.err);
+  CHECK(resumed.code == 2);
+  CHECK(has(resumed.err, "node 'writer0' uses model 'openai/gpt-unpriced'"));
+  CHECK(server.requestCount() == calls);
 }
