@@ -129,14 +129,6 @@ bool isDirectory(const std::string &path) {
 // Models and providers
 //===----------------------------------------------------------------------===//
 
-bool callsModel(const NodeDesc &n) {
-  return n.kind == NodeKind::Agent || n.kind == NodeKind::Judge ||
-         (n.kind == NodeKind::Router && n.routerMode == RouterMode::Llm) ||
-         (n.kind == NodeKind::Human &&
-          (n.interaction == Interaction::Llm ||
-           n.interaction == Interaction::LlmOrHuman));
-}
-
 struct ModelUse {
   std::string node;
   std::string raw;    ///< As declared (may hold ${ENV}).
@@ -245,6 +237,18 @@ std::string missingProvider(const std::vector<ModelUse> &uses,
                "--cassette FILE";
   }
   return "";
+}
+
+/// Why a cost limit cannot be kept: a model without a price (or an
+/// unreadable ITERC_PRICES). run, its dry run and resume refuse alike
+/// (exit 2), before anything runs.
+std::string missingPrice(const WorkflowDesc &wf, const BudgetDesc &limits) {
+  if (!limits.maxCostUsd)
+    return "";
+  Expected<PriceTable> prices = PriceTable::fromEnvironment();
+  if (!prices)
+    return prices.error().message;
+  return unpricedModel(wf, limits, *prices);
 }
 
 /// The MCP servers some node uses (by `mcp_servers` or an `mcp.<server>.`
@@ -590,7 +594,9 @@ public:
                       limit > 0 ? 100 * used / limit : 100.0);
         warn(ctx, std::string("budget: ") + dim + " at " + pct + " (" +
                       number(used) + " of " + number(limit) + ")" +
-                      (e.type == "budget_exceeded" ? ", limit reached" : ""));
+                      (e.type != "budget_exceeded" ? ""
+                       : used < limit ? ", the next model call does not fit"
+                                      : ", limit reached"));
       }
     }
     if (tty)
@@ -1514,6 +1520,8 @@ int iterc::rt::app::cmdRun(Ctx &ctx, const std::vector<std::string> &args) {
     // A run `run` would refuse is refused alike (exit 2), after the text
     // plan (which says which key is not set); a usage error writes no JSON.
     std::string missing = missingProvider(*uses, cassette);
+    if (missing.empty())
+      missing = missingPrice(wf, plan.budget);
     if (!missing.empty() && json)
       return usageError(ctx, missing, "run");
     int planned = printPlan(ctx, plan, json);
@@ -1524,6 +1532,9 @@ int iterc::rt::app::cmdRun(Ctx &ctx, const std::vector<std::string> &args) {
 
   // Every model must have a provider before anything runs.
   if (std::string missing = missingProvider(*uses, cassette); !missing.empty())
+    return usageError(ctx, missing, "run");
+  if (std::string missing = missingPrice(wf, budget->value_or(wf.budget));
+      !missing.empty())
     return usageError(ctx, missing, "run");
 
   Backend backend;
@@ -1735,6 +1746,9 @@ int iterc::rt::app::cmdResume(Ctx &ctx, const std::vector<std::string> &args) {
     if (const char *env = std::getenv("ITERC_CASSETTE"))
       cassette = env;
   if (std::string missing = missingProvider(*uses, cassette); !missing.empty())
+    return usageError(ctx, missing, "resume");
+  if (std::string missing = missingPrice(wf, budget->value_or(wf.budget));
+      !missing.empty())
     return usageError(ctx, missing, "resume");
   Redactor redactor; // Outlives the backend, which masks with it.
   redactor.addSecrets(wf, *vars);

@@ -9,14 +9,25 @@
 // read from the Clock at each call (there is no timer thread), so a run that
 // idles past its duration is refused at its next step.
 //
+// A check before each call is not enough when branches run in parallel:
+// all of them pass it before any usage comes back. So each model call
+// reserves its worst case (reserve) against what neither usage nor the
+// calls in flight hold, and gives it back when its real usage is recorded
+// (settle). A call that does not fit waits on a condition variable for the
+// calls in flight; with none in flight it gets a smaller reply cap or the
+// run stops. Usage thus never passes a limit while providers keep to the
+// reply cap and the prompt bound (one token per byte of the request).
+//
 //===----------------------------------------------------------------------===//
 #include "iterc/rt/Budget.h"
 
 #include "FileText.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 
 using namespace iterc::rt;
 
@@ -240,11 +251,15 @@ Status Budget::checkDuration() {
   return Error(ErrorCode::Budget,
                "budget exceeded: " +
                    describe(dimDuration, double(used.elapsedMs), limit) +
-                   " (a model call in flight was abandoned)");
+                   " (the work in flight was stopped)");
 }
 
 void Budget::recordLlm(int64_t tokens, double costUsd) {
   std::lock_guard<std::mutex> lock(mutex);
+  recordLocked(tokens, costUsd);
+}
+
+void Budget::recordLocked(int64_t tokens, double costUsd) {
   if (tokens > 0)
     used.tokens += tokens;
   if (costUsd > 0 && std::isfinite(costUsd))
@@ -302,4 +317,155 @@ std::vector<BudgetNotice> Budget::takeNotices() {
   std::vector<BudgetNotice> taken;
   taken.swap(notices);
   return taken;
+}
+
+//===----------------------------------------------------------------------===//
+// Reservations
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// How long a call that waits for room sleeps before it asks its abandon
+/// callback again (interrupt, cancel, duration).
+constexpr int64_t reserveWaitSliceMs = 25;
+
+} // namespace
+
+BudgetReservation::BudgetReservation(BudgetReservation &&other) noexcept
+    : budget(other.budget), reservedTokens(other.reservedTokens),
+      reservedCost(other.reservedCost), cap(other.cap) {
+  other.budget = nullptr;
+}
+
+BudgetReservation &
+BudgetReservation::operator=(BudgetReservation &&other) noexcept {
+  if (this != &other) {
+    if (budget)
+      budget->release(*this, false, 0, 0);
+    budget = other.budget;
+    reservedTokens = other.reservedTokens;
+    reservedCost = other.reservedCost;
+    cap = other.cap;
+    other.budget = nullptr;
+  }
+  return *this;
+}
+
+BudgetReservation::~BudgetReservation() {
+  if (budget)
+    budget->release(*this, false, 0, 0);
+}
+
+void BudgetReservation::settle(int64_t tokens, double costUsd) {
+  if (budget)
+    budget->release(*this, true, tokens, costUsd);
+}
+
+void Budget::release(BudgetReservation &reservation, bool record,
+                     int64_t tokens, double costUsd) {
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    heldTokens -= reservation.reservedTokens;
+    heldCost -= reservation.reservedCost;
+    if (--inFlight <= 0) { // No rounding left behind.
+      inFlight = 0;
+      heldTokens = 0;
+      heldCost = 0;
+    }
+    if (record)
+      recordLocked(tokens, costUsd);
+  }
+  reservation.budget = nullptr;
+  released.notify_all();
+}
+
+int64_t Budget::replyRoom(int64_t promptTokens,
+                          const std::optional<Price> &price,
+                          std::string &dimension) const {
+  int64_t room = std::numeric_limits<int64_t>::max();
+  if (limitsDesc.maxTokens) {
+    room = *limitsDesc.maxTokens - used.tokens - heldTokens - promptTokens;
+    dimension = dimTokens;
+  }
+  if (limitsDesc.maxCostUsd && price) {
+    double left = *limitsDesc.maxCostUsd - used.costUsd - heldCost -
+                  double(promptTokens) * price->inputPerMillion / 1e6;
+    int64_t byCost = room;
+    if (left < 0)
+      byCost = -1;
+    else if (price->outputPerMillion > 0)
+      // The nudge keeps 799.99999... (rounding) from losing a token.
+      byCost = int64_t(
+          std::min(std::floor(left * 1e6 / price->outputPerMillion + 1e-9),
+                   double(std::numeric_limits<int64_t>::max() / 2)));
+    if (byCost < room) {
+      room = byCost;
+      dimension = dimCost;
+    }
+  }
+  return room;
+}
+
+Expected<BudgetReservation> Budget::reserve(int64_t promptTokens,
+                                            const std::optional<Price> &price,
+                                            std::optional<int64_t> &maxTokens,
+                                            const AbandonFn &abandon) {
+  promptTokens = std::max<int64_t>(promptTokens, 0);
+  const bool limited =
+      limitsDesc.maxTokens.has_value() || limitsDesc.maxCostUsd.has_value();
+  std::unique_lock<std::mutex> lock(mutex);
+  for (;;) {
+    if (Status status = check(); !status)
+      return status.error();
+    int64_t cap = maxTokens.value_or(kDefaultReplyTokens);
+    std::string dimension;
+    int64_t room = replyRoom(promptTokens, price, dimension);
+    if (room < cap && inFlight > 0) {
+      // Calls in flight hold part of what is left: wait until one settles
+      // (its real usage is usually below what it held), then look again.
+      released.wait_for(lock, std::chrono::milliseconds(reserveWaitSliceMs));
+      if (abandon) {
+        lock.unlock(); // abandon may read the budget (checkDuration).
+        std::optional<Error> stop = abandon();
+        lock.lock();
+        if (stop)
+          return *stop;
+      }
+      continue;
+    }
+    if (room < 1) {
+      // Nothing in flight and not one reply token fits: the limit is
+      // reached for this call, though usage may be below it.
+      bool tokens = dimension == dimTokens;
+      double usedValue = tokens ? double(used.tokens) : used.costUsd;
+      double limit =
+          tokens ? double(*limitsDesc.maxTokens) : *limitsDesc.maxCostUsd;
+      if (!exceededReported[dimension]) {
+        exceededReported[dimension] = true;
+        warned[dimension] = true;
+        notices.push_back({dimension, usedValue, limit, true});
+      }
+      return Error(ErrorCode::Budget,
+                   "budget exceeded: " + describe(dimension, usedValue, limit) +
+                       "; the next model call (a prompt of up to " +
+                       std::to_string(promptTokens) +
+                       " tokens and its reply) does not fit in what is left");
+    }
+    if (room < cap)
+      maxTokens = cap = room;
+    BudgetReservation reservation;
+    reservation.budget = this;
+    reservation.reservedTokens = promptTokens + cap;
+    if (limited)
+      reservation.cap = cap;
+    if (price)
+      reservation.reservedCost =
+          (double(promptTokens) * price->inputPerMillion +
+           double(cap) * price->outputPerMillion) /
+          1e6;
+    heldTokens += reservation.reservedTokens;
+    heldCost += reservation.reservedCost;
+    ++inFlight;
+    return reservation;
+  }
 }

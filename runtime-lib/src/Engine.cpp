@@ -296,6 +296,9 @@ private:
   /// Logs the budget's warnings and exhaustions not yet logged.
   void emitBudgetNotices(State &st, const std::string &branch,
                          const std::string &node);
+  /// Why work in flight (a model call, a tool) must stop now: an
+  /// interrupt, a cancel, the run's duration budget.
+  std::function<std::optional<Error>()> abandonFor(State &st);
 
   // Node kinds.
   Expected<Json> runLlm(State &st, const std::string &branch, int node,
@@ -772,29 +775,11 @@ Expected<Json> Engine::Impl::resolveVars(const RunOptions &options) {
 }
 
 Status Engine::Impl::checkPrices() {
-  if (!wf.budget.maxCostUsd)
-    return Status::success();
-  for (const NodeDesc &n : wf.nodes) {
-    bool llm =
-        n.kind == NodeKind::Agent || n.kind == NodeKind::Judge ||
-        (n.kind == NodeKind::Router && n.routerMode == RouterMode::Llm) ||
-        (n.kind == NodeKind::Human &&
-         (n.interaction == Interaction::Llm ||
-          n.interaction == Interaction::LlmOrHuman));
-    if (!llm)
-      continue;
-    std::string model =
-        expandEnv(n.model.empty() ? n.interactionModel : n.model);
-    Expected<std::pair<std::string, std::string>> split = splitModel(model);
-    if (!split)
-      return split.error();
-    if (!deps.prices.find(split->first, split->second))
-      return Error(ErrorCode::Budget,
-                   "the budget limits cost, but the price table (dated " +
-                       deps.prices.date() + ") has no price for '" + model +
-                       "' used by '" + n.name +
-                       "'; add it with ITERC_PRICES=prices.json");
-  }
+  // The executable refused this before the run (usage error); a run
+  // started otherwise (a library caller) fails here.
+  std::string unpriced = unpricedModel(wf, wf.budget, deps.prices);
+  if (!unpriced.empty())
+    return Error(ErrorCode::Budget, unpriced);
   return Status::success();
 }
 
@@ -809,6 +794,18 @@ void Engine::Impl::emitBudgetNotices(State &st, const std::string &branch,
          node,
          objectOf("dimension", notice.dimension, "used", notice.used, "limit",
                   notice.limit));
+}
+
+std::function<std::optional<Error>()> Engine::Impl::abandonFor(State &st) {
+  return [this, &st]() -> std::optional<Error> {
+    if (deps.interrupt && deps.interrupt->load())
+      return Error(ErrorCode::Cancelled, "interrupted");
+    if (st.cancelled)
+      return Error(ErrorCode::Cancelled, "cancelled");
+    if (Status ok = st.budget->checkDuration(); !ok)
+      return ok.error();
+    return std::nullopt;
+  };
 }
 
 Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
@@ -864,15 +861,7 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
   request.timeouts = wf.requestTimeouts(n, request.provider, request.model);
   // A call in flight is abandoned when the run is interrupted or cancelled
   // or its duration budget runs out; no retry starts after that.
-  request.abandon = [this, &st]() -> std::optional<Error> {
-    if (deps.interrupt && deps.interrupt->load())
-      return Error(ErrorCode::Cancelled, "interrupted");
-    if (st.cancelled)
-      return Error(ErrorCode::Cancelled, "cancelled");
-    if (Status ok = st.budget->checkDuration(); !ok)
-      return ok.error();
-    return std::nullopt;
-  };
+  request.abandon = abandonFor(st);
   for (const std::string &name : n.tools) {
     if (name.find('*') != std::string::npos) {
       std::vector<ToolSpec> found = st.tools.expand(name);
@@ -930,13 +919,26 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
     bool fromLog =
         !live && recordedCall(st, branch, place, hash, response, invalid);
     live = !fromLog;
+    BudgetReservation held; // The call's worst case, while in flight.
     if (!fromLog) {
-      Expected<LlmResponse> live = (*provider)->complete(request);
-      if (!live) {
+      std::optional<int64_t> cap = request.maxTokens;
+      Expected<BudgetReservation> reserved =
+          st.budget->reserve(int64_t(request.matchKey.size()),
+                             deps.prices.find(request.provider, request.model),
+                             request.maxTokens, request.abandon);
+      emitBudgetNotices(st, branch, n.name);
+      if (!reserved)
+        return reserved.error();
+      held = std::move(*reserved);
+      request.replyCap = held.replyCap();
+      if (request.maxTokens != cap)
+        request.matchKey = request.computeMatchKey();
+      Expected<LlmResponse> answer = (*provider)->complete(request);
+      if (!answer) {
         emitBudgetNotices(st, branch, n.name);
-        return live.error();
+        return answer.error();
       }
-      response = *live;
+      response = *answer;
     }
     int64_t tokens = response.usage.inputTokens + response.usage.outputTokens;
     double cost = 0;
@@ -945,7 +947,9 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
       cost = (response.usage.inputTokens * price->inputPerMillion +
               response.usage.outputTokens * price->outputPerMillion) /
              1e6;
-    if (!fromLog) // A recorded call's cost is in the budget since resume().
+    if (held.held())
+      held.settle(tokens, cost);
+    else if (!fromLog) // A recorded call's cost is in the budget since resume().
       st.budget->recordLlm(tokens, cost);
     totalTokens += tokens;
     totalCost += cost;
@@ -1186,12 +1190,19 @@ Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
   emit(st, branch, "tool_started", n.name, objectOf("command", inv.command));
   if (std::optional<Error> failed = storeError(st))
     return *failed;
+  inv.abandon = abandonFor(st); // The run's deadline stops the tool too.
   Expected<ToolResult> result = deps.tools->run(inv);
   if (!result)
     return result.error();
-  emit(st, branch, "tool_called", n.name,
-       objectOf("exit_code", result->exitCode, "timed_out", result->timedOut,
-                "duration_ms", result->durationMs));
+  Json called = objectOf("exit_code", result->exitCode, "timed_out",
+                         result->timedOut, "duration_ms", result->durationMs);
+  if (result->interrupted)
+    called["interrupted"] = result->interrupted->message;
+  emit(st, branch, "tool_called", n.name, std::move(called));
+  if (result->interrupted) {
+    emitBudgetNotices(st, branch, n.name);
+    return *result->interrupted;
+  }
   if (!n.restart.empty() && result->exitCode == 0 && !result->timedOut) {
     Status restarted = restartServices(st, branch, n);
     if (!restarted.ok()) {

@@ -273,6 +273,8 @@ private:
     body["messages"] = std::move(messages);
     if (request.maxTokens)
       body["max_tokens"] = *request.maxTokens;
+    else if (request.replyCap)
+      body["max_tokens"] = *request.replyCap; // What the budget reserved.
     if (!request.reasoningEffort.empty())
       body["reasoning_effort"] = request.reasoningEffort;
     if (request.hasOutputSchema()) {

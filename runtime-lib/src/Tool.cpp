@@ -7,11 +7,12 @@
 // in a new session and therefore a new process group, with stdin from
 // /dev/null, its working directory set, and exactly the environment it was
 // given. Both output streams are drained concurrently with poll() and kept
-// up to a cap. On timeout the whole group gets SIGTERM, then SIGKILL after a
-// short grace. When the command itself has exited, whatever it left behind
-// in its group is killed too, and pipes still held open by an escaped
-// descendant are abandoned after a short delay, so a run never hangs on a
-// stray process.
+// up to a cap. On timeout, or when the caller's abandon callback says so
+// (the run's duration budget, an interrupt), the whole group gets SIGTERM,
+// then SIGKILL after a short grace. When the command itself has exited,
+// whatever it left behind in its group is killed too, and pipes still held
+// open by an escaped descendant are abandoned after a short delay, so a run
+// never hangs on a stray process.
 //
 // The workspace writer walks the relative path one component at a time with
 // openat(O_NOFOLLOW), so no symlink, absolute path or `..` can lead a
@@ -364,6 +365,12 @@ Expected<ToolResult> ProcessRunner::run(const ToolInvocation &invocation) {
         relayTerminate(pid);
       }
     }
+    if (invocation.abandon && termSentAt < 0 && exitedAt < 0)
+      if (std::optional<Error> stop = invocation.abandon()) {
+        result.interrupted = std::move(stop);
+        termSentAt = now;
+        relayTerminate(pid);
+      }
     if (termSentAt >= 0 && !killSent && now - termSentAt >= killGraceMs) {
       relayKill(pid);
       killSent = true;

@@ -298,6 +298,14 @@ RequestTimeouts WorkflowDesc::requestTimeouts(const NodeDesc &node,
   return t;
 }
 
+bool iterc::rt::callsModel(const NodeDesc &n) {
+  return n.kind == NodeKind::Agent || n.kind == NodeKind::Judge ||
+         (n.kind == NodeKind::Router && n.routerMode == RouterMode::Llm) ||
+         (n.kind == NodeKind::Human &&
+          (n.interaction == Interaction::Llm ||
+           n.interaction == Interaction::LlmOrHuman));
+}
+
 void iterc::rt::addTerminals(WorkflowDesc &wf) {
   NodeDesc done;
   done.kind = NodeKind::Done;

@@ -2,7 +2,9 @@
 //
 // This file tests each budget dimension against a fake clock, the once-only
 // 80 % warnings and exhaustion notices, max_tokens clamping, restoring usage
-// on resume, concurrent recording, and the price table: the shipped data,
+// on resume, concurrent recording, reservations (a call that does not fit
+// waits for the calls in flight, gets a lower reply cap, or stops the run;
+// cost limits; abandon), and the price table: the shipped data,
 // exact and wildcard lookups, merge validation and overrides.
 //
 //===----------------------------------------------------------------------===//
@@ -10,6 +12,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -432,4 +436,136 @@ TEST_CASE("prices: ITERC_PRICES is merged over the built-in table",
   Expected<PriceTable> plain = PriceTable::fromEnvironment();
   REQUIRE(plain.ok());
   CHECK_FALSE(plain->find("openai", "custom").has_value());
+}
+
+//===----------------------------------------------------------------------===//
+// Reservations
+//===----------------------------------------------------------------------===//
+
+TEST_CASE("budget: a call that does not fit waits for the calls in flight, "
+          "then gets what is left",
+          "[budget][reserve]") {
+  FakeClock clock;
+  BudgetDesc limits;
+  limits.maxTokens = 1000;
+  Budget budget(limits, clock);
+
+  std::optional<int64_t> capA = 400, capB = 400, capC = 400;
+  Expected<BudgetReservation> a = budget.reserve(100, std::nullopt, capA, {});
+  REQUIRE(a);
+  CHECK(a->tokens() == 500);
+  CHECK(a->replyCap() == 400);
+  Expected<BudgetReservation> b = budget.reserve(100, std::nullopt, capB, {});
+  REQUIRE(b); // 500 + 500: exactly the limit.
+  CHECK(capB == 400);
+
+  std::atomic<bool> done{false};
+  std::optional<Expected<BudgetReservation>> c;
+  std::thread waiter([&] {
+    c.emplace(budget.reserve(100, std::nullopt, capC, {}));
+    done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK_FALSE(done); // Nothing is left while a and b are in flight.
+  a->settle(300, 0); // 300 used, b holds 500: 200 left, not 500.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK_FALSE(done); // b is still in flight: wait for it.
+  b->settle(300, 0); // 600 used, nothing held: 400 left.
+  waiter.join();
+  REQUIRE(c.has_value());
+  REQUIRE(c->ok());
+  CHECK(capC == 300); // 400 left, 100 of them for the prompt.
+  CHECK((*c)->replyCap() == 300);
+  (*c)->settle(400, 0);
+  CHECK(budget.usage().tokens == 1000);
+}
+
+TEST_CASE("budget: with nothing in flight and no room, a call stops the run "
+          "below the limit and says why",
+          "[budget][reserve]") {
+  FakeClock clock;
+  BudgetDesc limits;
+  limits.maxTokens = 1000;
+  Budget budget(limits, clock);
+  budget.recordLlm(950, 0);
+  (void)budget.takeNotices();
+  std::optional<int64_t> cap;
+  Expected<BudgetReservation> r = budget.reserve(100, std::nullopt, cap, {});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == ErrorCode::Budget);
+  CHECK(r.error().message.find("tokens 950/1000") != std::string::npos);
+  CHECK(r.error().message.find("does not fit") != std::string::npos);
+  std::vector<BudgetNotice> notices = budget.takeNotices();
+  REQUIRE(notices.size() == 1);
+  CHECK(notices[0].exceeded);
+  CHECK(notices[0].dimension == "tokens");
+  CHECK(budget.usage().tokens == 950); // Nothing was recorded.
+}
+
+TEST_CASE("budget: a cost limit lowers the reply cap to what its price "
+          "allows",
+          "[budget][reserve]") {
+  FakeClock clock;
+  BudgetDesc limits;
+  limits.maxCostUsd = 0.001;
+  Budget budget(limits, clock);
+  Price price{1.0, 4.0};      // $ per million tokens in, out.
+  std::optional<int64_t> cap; // Unset: the default 4096 does not fit.
+  Expected<BudgetReservation> r = budget.reserve(200, price, cap, {});
+  REQUIRE(r);
+  CHECK(cap == 200); // (0.001 - 200 * 1e-6) / 4e-6
+  CHECK(r->replyCap() == 200);
+  CHECK(r->costUsd() == Approx(0.001));
+  r->settle(400, 0.001);
+  std::optional<int64_t> next;
+  CHECK_FALSE(budget.reserve(1, price, next, {}));
+  CHECK(budget.usage().costUsd == Approx(0.001));
+}
+
+TEST_CASE("budget: without limits a reservation holds no reply cap and "
+          "never waits",
+          "[budget][reserve]") {
+  FakeClock clock;
+  Budget budget(BudgetDesc{}, clock);
+  std::vector<BudgetReservation> held;
+  for (int i = 0; i < 100; ++i) {
+    std::optional<int64_t> cap;
+    Expected<BudgetReservation> r =
+        budget.reserve(1000000, std::nullopt, cap, {});
+    REQUIRE(r);
+    CHECK_FALSE(cap.has_value());
+    CHECK_FALSE(r->replyCap().has_value());
+    held.push_back(std::move(*r));
+  }
+}
+
+TEST_CASE("budget: a waiting call is abandoned; a dropped reservation gives "
+          "its share back",
+          "[budget][reserve]") {
+  FakeClock clock;
+  BudgetDesc limits;
+  limits.maxTokens = 1000;
+  Budget budget(limits, clock);
+  std::optional<int64_t> capA = 800;
+  Expected<BudgetReservation> a = budget.reserve(100, std::nullopt, capA, {});
+  REQUIRE(a);
+
+  std::atomic<int> asked{0};
+  std::optional<int64_t> capB = 800;
+  Expected<BudgetReservation> b =
+      budget.reserve(100, std::nullopt, capB, [&]() -> std::optional<Error> {
+        if (++asked < 3)
+          return std::nullopt;
+        return Error(ErrorCode::Cancelled, "interrupted");
+      });
+  REQUIRE_FALSE(b);
+  CHECK(b.error().code == ErrorCode::Cancelled);
+  CHECK(asked == 3);
+
+  { BudgetReservation dropped = std::move(*a); } // The call failed.
+  std::optional<int64_t> capC = 800;
+  Expected<BudgetReservation> c = budget.reserve(100, std::nullopt, capC, {});
+  REQUIRE(c);
+  CHECK(capC == 800);
+  CHECK(budget.usage().tokens == 0);
 }

@@ -122,6 +122,12 @@ WorkflowDesc canaryWorkflow(bool withGate) {
   return wf;
 }
 
+/// A token budget under which canaryWorkflow(true) stops at the editor: a
+/// call reserves its prompt (about 430 bytes: one token each) and a reply
+/// token at least, so the writer's call fits and uses 36 (echoingReply);
+/// the editor's, as long, then no longer fits.
+const char *const kStopBudget = "445";
+
 /// An OpenAI chat completion whose answer repeats the secrets (a model can
 /// echo what it was given).
 std::string echoingReply() {
@@ -296,14 +302,14 @@ TEST_CASE("secrets: a budget stop leaks nothing", "[secret]") {
   std::string var = std::string("token=") + kCanary;
   CliResult r = cli(wf, {"run", "--store-dir", store, "--run-id", "over",
                          "--workspace", tmp.path(), "--var", var, "--record",
-                         cassette, "--max-tokens", "10"});
+                         cassette, "--max-tokens", kStopBudget});
   INFO(r.out << r.err);
   CHECK(r.code == 4);
   live.checkRequestsCarriedSecrets();
   CHECK_FALSE(leaks(r.out + r.err));
-  CliResult json =
-      cli(wf, {"run", "--store-dir", store, "--run-id", "over2", "--workspace",
-               tmp.path(), "--var", var, "--max-tokens", "10", "--json"});
+  CliResult json = cli(wf, {"run", "--store-dir", store, "--run-id", "over2",
+                            "--workspace", tmp.path(), "--var", var,
+                            "--max-tokens", kStopBudget, "--json"});
   CHECK(json.code == 4);
   CHECK_FALSE(leaks(json.out + json.err));
   checkNothingRecorded(wf, store, cassette, "over");
@@ -428,7 +434,7 @@ TEST_CASE("secrets: the engine records no secret, whatever the ending",
     });
     EngineRun run(tmp / "store", live);
     BudgetDesc budget;
-    budget.maxTokens = 10; // The writer's call uses 36: no editor call.
+    budget.maxTokens = std::stoll(kStopBudget); // No editor call.
     WorkflowDesc wf = canaryWorkflow(true);
     Engine engine(wf, run.deps());
     RunResult r = engine.run(canaryOptions(tmp.path(), budget));

@@ -51,6 +51,10 @@ struct LlmRequest {
   std::string schemaName;
   std::vector<ToolSpec> tools;
   std::optional<int64_t> maxTokens;
+  /// The reply cap the run's budget reserved for this call, sent when
+  /// maxTokens is unset (maxTokens, when set, is never above it). Not part
+  /// of the canonical form: a request keeps its key whatever the budget.
+  std::optional<int64_t> replyCap;
   std::string reasoningEffort;
   /// Deadlines of each HTTP attempt of this call in ms (the node's
   /// `request_timeout`); 0: the provider's. Not part of the canonical form.

@@ -12,6 +12,7 @@
 
 #include "iterc/rt/Core.h"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,12 +38,18 @@ struct ToolInvocation {
   /// second Ctrl-C or SIGTERM hurries the process, and then an error with
   /// ErrorCode::Cancelled.
   bool stopWhenHurried = false;
+  /// Asked while the command runs (every few ms): an error stops it as a
+  /// timeout does (SIGTERM to its group, then SIGKILL) and is the result's
+  /// `interrupted` (the run's duration budget, an interrupt). May be empty.
+  std::function<std::optional<Error>()> abandon;
 };
 
 struct ToolResult {
   int exitCode = -1;     ///< -1 when killed by a signal.
   int signal = 0;
   bool timedOut = false;
+  /// Why the runner stopped the command before it ended (`abandon`).
+  std::optional<Error> interrupted;
   std::string stdoutText;
   std::string stderrText;
   bool stdoutTruncated = false;

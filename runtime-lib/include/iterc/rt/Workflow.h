@@ -279,6 +279,10 @@ const SchemaDesc &approvalSchema();
 /// schema, approvalSchema() for a tool needing approval; null otherwise.
 const SchemaDesc *answerSchema(const WorkflowDesc &wf, const NodeDesc &node);
 
+/// Whether `node` calls a model: agents, judges, LLM routers, and human
+/// gates that an LLM may answer.
+bool callsModel(const NodeDesc &node);
+
 /// Appends `done` and `fail` to a hand-built table (tests use this).
 void addTerminals(WorkflowDesc &wf);
 
