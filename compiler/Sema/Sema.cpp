@@ -18,6 +18,7 @@
 #include "Sema/Sema.h"
 #include "Basic/Utf8.h"
 #include "IR/ShellCheck.h"
+#include "Sema/ByteSize.h"
 #include "Sema/WorkdirPath.h"
 
 #include <algorithm>
@@ -75,6 +76,7 @@ private:
   // Pass 2.
   void lowerNode(const ast::NodeDecl &decl, ir::Node &node);
   void lowerRequestTimeout(const Property &p, ir::Node &node);
+  void lowerMaxOutput(const Property &p, ir::Node &node);
   void lowerAgentLike(const ast::NodeDecl &decl, ir::Node &node,
                       const Property &p);
   void lowerService(const ast::NodeDecl &decl);
@@ -1152,6 +1154,21 @@ void Sema::lowerAgentLike(const ast::NodeDecl &decl, ir::Node &node,
   }
 }
 
+/// `max_output: "4MiB"` (or a number of bytes): what a tool's stdout and
+/// stderr each keep, 1 KiB to 1 GiB (C145).
+void Sema::lowerMaxOutput(const Property &p, ir::Node &node) {
+  std::optional<int64_t> bytes;
+  if (!p.isBlock && p.value.kind == Value::Kind::Int)
+    bytes = sema::parseByteSize(p.value.text);
+  else if (!p.isBlock && p.value.isString())
+    bytes = sema::parseByteSize(p.value.text);
+  if (bytes && *bytes >= sema::minMaxOutput && *bytes <= sema::maxMaxOutput)
+    node.maxOutputBytes = *bytes;
+  else
+    report(p.value.range, diag::err_tool_max_output) << node.name
+                                                     << p.value.text;
+}
+
 /// `request_timeout: "5m"` (the total of each attempt) or a block of
 /// `connect`, `first_byte` and `total`.
 void Sema::lowerRequestTimeout(const Property &p, ir::Node &node) {
@@ -1327,7 +1344,7 @@ void Sema::lowerNode(const ast::NodeDecl &decl, ir::Node &node) {
     static const std::vector<std::string_view> keys = {
         "command", "script", "language", "input", "output", "publish",
         "await", "timeout", "workdir", "env", "inherit_env", "capture",
-        "approval", "restart"};
+        "approval", "restart", "max_output"};
     const Property *command = nullptr, *script = nullptr;
     for (const Property &p : decl.properties) {
       const std::string &key = p.key.text;
@@ -1356,6 +1373,8 @@ void Sema::lowerNode(const ast::NodeDecl &decl, ir::Node &node) {
           else
             node.timeoutMs = ms;
         }
+      } else if (key == "max_output") {
+        lowerMaxOutput(p, node);
       } else if (key == "workdir") {
         std::string confined;
         if (wantString(p, node.workdir))
@@ -2715,7 +2734,9 @@ void Sema::checkOutputsRef(const ir::TemplateRef &ref, int consumer,
   }
   if (node.kind == ir::NodeKind::Tool && node.capture &&
       (field == "exit_code" || field == "stdout" || field == "stderr" ||
-       field == "duration_ms"))
+       field == "duration_ms" || field == "stdout_truncated" ||
+       field == "stderr_truncated" || field == "stdout_bytes" ||
+       field == "stderr_bytes"))
     return;
   if (node.output < 0) {
     report(range, diag::warn_outputs_no_schema) << target << ref.text;

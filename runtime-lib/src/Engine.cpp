@@ -1087,6 +1087,8 @@ Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
       n.workdir.empty() ? st.workspace : st.workspace + "/" + n.workdir;
   if (n.timeoutMs)
     inv.timeoutMs = *n.timeoutMs;
+  if (n.maxOutputBytes)
+    inv.outputCap = n.maxOutputBytes;
   std::set<std::string> names;
   auto inherit = [&](const std::string &name) {
     if (!names.insert(name).second)
@@ -1151,9 +1153,12 @@ Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
   Expected<ToolResult> result = deps.tools->run(inv);
   if (!result)
     return result.error();
-  emit(st, branch, "tool_called", n.name,
-       objectOf("exit_code", result->exitCode, "timed_out", result->timedOut,
-                "duration_ms", result->durationMs));
+  Json called =
+      objectOf("exit_code", result->exitCode, "timed_out", result->timedOut,
+               "duration_ms", result->durationMs, "containment",
+               result->containment);
+  addTruncation(called, *result);
+  emit(st, branch, "tool_called", n.name, std::move(called));
   if (!n.restart.empty() && result->exitCode == 0 && !result->timedOut) {
     Status restarted = restartServices(st, branch, n);
     if (!restarted.ok()) {
@@ -1185,7 +1190,8 @@ Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
     const SchemaDesc &schema = wf.schemas[size_t(n.output)];
     std::vector<std::string> problems;
     if (!parsed || !parsed->is_object())
-      problems.push_back("stdout is not a JSON object");
+      problems.push_back("stdout is not a JSON object" +
+                         truncationNote(*result, inv.outputCap));
     else
       problems = schema.validate(*parsed);
     if (!problems.empty() && !n.capture) {
@@ -1204,6 +1210,10 @@ Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
     output["stderr"] = result->stderrText;
     output["duration_ms"] = result->durationMs;
     output["timed_out"] = result->timedOut;
+    output["stdout_truncated"] = result->stdoutTruncated;
+    output["stderr_truncated"] = result->stderrTruncated;
+    output["stdout_bytes"] = result->stdoutBytes;
+    output["stderr_bytes"] = result->stderrBytes;
     return output;
   }
   if (result->exitCode != 0) {

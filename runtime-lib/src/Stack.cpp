@@ -10,6 +10,7 @@
 
 #include "FileText.h"
 #include "StackCommon.h"
+#include "ToolSpawn.h"
 
 #include "iterc/rt/Clock.h"
 #include "iterc/rt/Http.h"
@@ -23,7 +24,6 @@
 #include <functional>
 #include <map>
 #include <set>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -326,35 +326,24 @@ private:
       envp.push_back(e.data());
     envp.push_back(nullptr);
 
-    pid_t parent = ::getpid();
-    pid_t pid = ::fork();
-    if (pid < 0) {
-      ::close(logFd);
-      return Error(ErrorCode::Tool, "cannot start service '" + s.name +
-                                        "': " + std::strerror(errno));
-    }
-    if (pid == 0) {
-      ::setpgid(0, 0);
-      // The service ends with the runner, however the runner ends (a
-      // second Ctrl-C, kill -9): bubblewrap's --die-with-parent does this
-      // inside the sandbox.
-      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-      if (::getppid() != parent)
-        ::_exit(125);
-      int null = ::open("/dev/null", O_RDONLY);
-      if (null >= 0)
-        ::dup2(null, 0);
-      ::dup2(logFd, 1);
-      ::dup2(logFd, 2);
-      if (::chdir(cwd.c_str()) != 0)
-        ::_exit(126);
-      ::execve(args[0], args.data(), envp.data());
-      const char msg[] = "iterc: cannot execute the service program\n";
-      (void)!::write(2, msg, sizeof msg - 1);
-      ::_exit(127);
-    }
-    ::setpgid(pid, pid);
+    // Under a guard (ToolSpawn.h), like a tool: in a session of its own,
+    // ended with the runner however the runner ends (a second Ctrl-C,
+    // kill -9), and with every process it forks, a daemon in a session of
+    // its own included, stopped with it.
+    GuardedSpawn spawn;
+    spawn.program = args[0];
+    spawn.argv = args.data();
+    spawn.envp = envp.data();
+    spawn.workdir = cwd.c_str();
+    spawn.stdoutFd = logFd;
+    spawn.stderrFd = logFd;
+    spawn.service = true;
+    Expected<pid_t> spawned = spawnGuarded(spawn);
     ::close(logFd);
+    if (!spawned)
+      return Error(ErrorCode::Tool, "cannot start service '" + s.name +
+                                        "': " + spawned.error().message);
+    pid_t pid = *spawned;
     running.push_back(Running{&s, pid});
     return Status::success();
   }
@@ -413,18 +402,18 @@ private:
   void stop(Running &r) {
     if (hasExited(r))
       return;
-    ::kill(-r.pid, SIGTERM);
+    // The guard's pid: it relays to the service's processes, all of them.
+    relayTerminate(r.pid);
     int64_t deadline = opts.clock->monotonicMs() + opts.stopGraceMs;
     while (!hasExited(r) && opts.clock->monotonicMs() < deadline)
       opts.clock->sleepMs(20);
     if (!hasExited(r)) {
-      ::kill(-r.pid, SIGKILL);
+      relayKill(r.pid);
       int status = 0;
-      ::waitpid(r.pid, &status, 0);
+      while (::waitpid(r.pid, &status, 0) < 0 && errno == EINTR) {
+      }
       r.exited = true;
     }
-    // Anything the service left behind in its group.
-    ::kill(-r.pid, SIGKILL);
     // A sandboxed service's processes live in their own PID namespace and
     // die after the sandbox's own process is reaped; stopped means that
     // nothing answers on its ports any more (a restart binds them again).

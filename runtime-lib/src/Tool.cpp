@@ -196,6 +196,7 @@ struct Stream {
   int fd = -1;
   std::string *text = nullptr;
   bool *truncated = nullptr;
+  int64_t *total = nullptr; ///< Every byte read, kept or not.
   size_t cap = 0;
 
   bool open() const { return fd >= 0; }
@@ -217,6 +218,7 @@ struct Stream {
         close();
         return;
       }
+      *total += n;
       size_t room = cap > text->size() ? cap - text->size() : 0;
       size_t keep = std::min(room, size_t(n));
       text->append(buf, keep);
@@ -312,10 +314,11 @@ Expected<ToolResult> ProcessRunner::run(const ToolInvocation &invocation) {
 
   ToolResult result;
   Stream streams[2];
+  result.containment = containmentMechanism();
   streams[0] = {outRead.release(), &result.stdoutText, &result.stdoutTruncated,
-                invocation.outputCap};
+                &result.stdoutBytes, invocation.outputCap};
   streams[1] = {errRead.release(), &result.stderrText, &result.stderrTruncated,
-                invocation.outputCap};
+                &result.stderrBytes, invocation.outputCap};
   for (Stream &s : streams)
     ::fcntl(s.fd, F_SETFL, ::fcntl(s.fd, F_GETFL) | O_NONBLOCK);
 
@@ -598,4 +601,29 @@ std::optional<std::string> iterc::rt::resolveProgram(
 
 std::vector<std::string> iterc::rt::splitWords(std::string_view text) {
   return splitBlank(text);
+}
+
+void iterc::rt::addTruncation(Json &object, const ToolResult &result) {
+  if (result.stdoutTruncated) {
+    object["stdout_truncated"] = true;
+    object["stdout_bytes"] = result.stdoutBytes;
+  }
+  if (result.stderrTruncated) {
+    object["stderr_truncated"] = true;
+    object["stderr_bytes"] = result.stderrBytes;
+  }
+}
+
+std::string iterc::rt::truncationNote(const ToolResult &result, size_t cap) {
+  std::string note;
+  auto add = [&](const char *stream, bool cut, int64_t total) {
+    if (!cut)
+      return;
+    note += std::string(note.empty() ? " (" : "; ") + stream +
+            " was cut: the first " + std::to_string(cap) + " of " +
+            std::to_string(total) + " bytes kept";
+  };
+  add("stdout", result.stdoutTruncated, result.stdoutBytes);
+  add("stderr", result.stderrTruncated, result.stderrBytes);
+  return note.empty() ? note : note + "; raise the tool's max_output)";
 }
