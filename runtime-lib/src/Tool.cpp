@@ -232,7 +232,11 @@ struct Stream {
 
 class ProcessRunner final : public ToolRunner {
 public:
+  explicit ProcessRunner(bool sweep) : sweep(sweep) {}
   Expected<ToolResult> run(const ToolInvocation &invocation) override;
+
+private:
+  bool sweep; ///< Kill every descendant when the command exits.
 };
 
 Expected<ToolResult> ProcessRunner::run(const ToolInvocation &invocation) {
@@ -304,6 +308,7 @@ Expected<ToolResult> ProcessRunner::run(const ToolInvocation &invocation) {
   spawn.workdirFd = invocation.workdirFd;
   spawn.stdoutFd = outWrite.get();
   spawn.stderrFd = errWrite.get();
+  spawn.leaveDaemons = !sweep;
   Expected<pid_t> spawned = spawnGuarded(spawn);
   if (!spawned)
     return spawned.error();
@@ -314,7 +319,7 @@ Expected<ToolResult> ProcessRunner::run(const ToolInvocation &invocation) {
 
   ToolResult result;
   Stream streams[2];
-  result.containment = containmentMechanism();
+  result.containment = sweep ? containmentMechanism() : "process group";
   streams[0] = {outRead.release(), &result.stdoutText, &result.stdoutTruncated,
                 &result.stdoutBytes, invocation.outputCap};
   streams[1] = {errRead.release(), &result.stderrText, &result.stderrTruncated,
@@ -446,7 +451,11 @@ Expected<int> openSubdir(int parent, const std::string &name,
 } // namespace
 
 std::unique_ptr<ToolRunner> iterc::rt::makeProcessRunner() {
-  return std::make_unique<ProcessRunner>();
+  return std::make_unique<ProcessRunner>(true);
+}
+
+std::unique_ptr<ToolRunner> iterc::rt::makeDaemonStartingRunner() {
+  return std::make_unique<ProcessRunner>(false);
 }
 
 std::string iterc::rt::shellQuote(std::string_view value) {

@@ -250,7 +250,8 @@ void sweepDescendants() {
 /// session) are killed, then the guard exits like the tool. A service
 /// (`service`): the guard lives while any descendant does, so a service
 /// whose first process daemonizes stays up; SIGTERM goes to all of them.
-[[noreturn]] void superviseTool(pid_t tool, pid_t runner, bool service) {
+[[noreturn]] void superviseTool(pid_t tool, pid_t runner, bool service,
+                                bool leaveDaemons) {
   sigset_t waitFor;
   sigemptyset(&waitFor);
   sigaddset(&waitFor, SIGCHLD);
@@ -294,7 +295,8 @@ void sweepDescendants() {
         }
         toolReaped = true;
         if (!service) {
-          sweepDescendants();
+          if (!leaveDaemons)
+            sweepDescendants();
           exitLike(toolStatus);
         }
       }
@@ -335,7 +337,7 @@ void sweepDescendants() {
   ::dup2(devnull, 1);
   ::dup2(devnull, 2);
   closeFrom(3, -1);
-  superviseTool(tool, runner, s.service);
+  superviseTool(tool, runner, s.service, s.leaveDaemons);
 }
 
 std::string errnoText(int err) { return std::strerror(err); }

@@ -19,6 +19,9 @@
 #define ITERC_RT_SRC_TOOLSPAWN_H
 
 #include "iterc/rt/Core.h"
+#include "iterc/rt/Tool.h"
+
+#include <memory>
 
 #include <sys/types.h>
 
@@ -38,6 +41,10 @@ struct GuardedSpawn {
   /// process forked keeps the service up) instead of sweeping them when the
   /// first process exits; relayTerminate reaches all of them.
   bool service = false;
+  /// A command whose purpose is to start a daemon that something else
+  /// manages (`podman run -d` leaves conmon running): when it exits, only
+  /// its process group is killed, not the descendants that left it.
+  bool leaveDaemons = false;
 };
 
 /// Starts the guard and the tool under it. Returns the guard's pid, the
@@ -56,6 +63,12 @@ void relayKill(pid_t guard);
 /// How processes are contained, for the step's event: "subreaper" (the
 /// guard is a child subreaper that sweeps every descendant).
 const char *containmentMechanism();
+
+/// A tool runner for the runtime's own commands that start a daemon on
+/// purpose (the container engine's `run -d`): like makeProcessRunner, but a
+/// descendant that left the command's group survives the command (it still
+/// dies with the runner).
+std::unique_ptr<ToolRunner> makeDaemonStartingRunner();
 
 } // namespace iterc::rt
 
