@@ -891,6 +891,8 @@ private:
         f.emplace_back("isScript", "true");
       if (n.timeoutMs)
         f.emplace_back("timeoutMs", num(*n.timeoutMs));
+      if (n.maxOutputBytes)
+        f.emplace_back("maxOutputBytes", num(*n.maxOutputBytes));
       if (!n.workdir.empty())
         f.emplace_back("workdir", str(n.workdir));
       if (!n.env.empty())

@@ -152,6 +152,8 @@ struct Node {
   std::string script;
   std::string language;
   std::optional<int64_t> timeoutMs;
+  /// `max_output`: bytes kept of each of stdout and stderr; unset: 1 MiB.
+  std::optional<int64_t> maxOutputBytes;
   std::string workdir;
   std::vector<std::pair<std::string, Template>> env;
   std::vector<std::string> inheritEnv;

@@ -18,6 +18,7 @@
 #include "Sema/Sema.h"
 #include "Basic/Utf8.h"
 #include "IR/ShellCheck.h"
+#include "Sema/ByteSize.h"
 #include "Sema/ParallelGates.h"
 #include "Sema/WorkdirPath.h"
 
@@ -80,6 +81,7 @@ private:
   void checkDeadlineOrder(SourceRange at, const std::string &owner,
                           int64_t connectMs, int64_t firstByteMs,
                           int64_t totalMs);
+  void lowerMaxOutput(const Property &p, ir::Node &node);
   void lowerAgentLike(const ast::NodeDecl &decl, ir::Node &node,
                       const Property &p);
   void lowerService(const ast::NodeDecl &decl);
@@ -1168,6 +1170,21 @@ void Sema::lowerAgentLike(const ast::NodeDecl &decl, ir::Node &node,
   }
 }
 
+/// `max_output: "4MiB"` (or a number of bytes): what a tool's stdout and
+/// stderr each keep, 1 KiB to 1 GiB (C145).
+void Sema::lowerMaxOutput(const Property &p, ir::Node &node) {
+  std::optional<int64_t> bytes;
+  if (!p.isBlock && p.value.kind == Value::Kind::Int)
+    bytes = sema::parseByteSize(p.value.text);
+  else if (!p.isBlock && p.value.isString())
+    bytes = sema::parseByteSize(p.value.text);
+  if (bytes && *bytes >= sema::minMaxOutput && *bytes <= sema::maxMaxOutput)
+    node.maxOutputBytes = *bytes;
+  else
+    report(p.value.range, diag::err_tool_max_output) << node.name
+                                                     << p.value.text;
+}
+
 /// `request_timeout: "5m"` (the total of each attempt) or a block of
 /// `connect`, `first_byte` and `total`.
 void Sema::lowerRequestTimeout(const Property &p, ir::Node &node) {
@@ -1413,7 +1430,7 @@ void Sema::lowerNode(const ast::NodeDecl &decl, ir::Node &node) {
     static const std::vector<std::string_view> keys = {
         "command", "script", "language", "input", "output", "publish",
         "await", "timeout", "workdir", "env", "inherit_env", "capture",
-        "approval", "restart"};
+        "approval", "restart", "max_output"};
     const Property *command = nullptr, *script = nullptr;
     for (const Property &p : decl.properties) {
       const std::string &key = p.key.text;
@@ -1442,6 +1459,8 @@ void Sema::lowerNode(const ast::NodeDecl &decl, ir::Node &node) {
           else
             node.timeoutMs = ms;
         }
+      } else if (key == "max_output") {
+        lowerMaxOutput(p, node);
       } else if (key == "workdir") {
         std::string confined;
         if (wantString(p, node.workdir))
@@ -2803,7 +2822,9 @@ void Sema::checkOutputsRef(const ir::TemplateRef &ref, int consumer,
   }
   if (node.kind == ir::NodeKind::Tool && node.capture &&
       (field == "exit_code" || field == "stdout" || field == "stderr" ||
-       field == "duration_ms"))
+       field == "duration_ms" || field == "stdout_truncated" ||
+       field == "stderr_truncated" || field == "stdout_bytes" ||
+       field == "stderr_bytes"))
     return;
   if (node.output < 0) {
     report(range, diag::warn_outputs_no_schema) << target << ref.text;

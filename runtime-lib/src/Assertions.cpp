@@ -262,16 +262,28 @@ Verdict checkToolStream(const Json &a, const std::string &kind,
     return fails(want, "no " + field + ": '" + *target +
                            "' has not run or does not capture its result");
   const std::string &text = value->get_ref<const std::string &>();
+  // A stream the tool's cap cut says so: what was looked for may be in
+  // the part that was not kept.
+  std::string cut;
+  std::optional<Json> truncated =
+      env.scope->get(RefNs::Outputs, {*target, field + "_truncated"});
+  if (truncated && *truncated == true) {
+    std::optional<Json> total =
+        env.scope->get(RefNs::Outputs, {*target, field + "_bytes"});
+    cut = " (truncated: the first " + std::to_string(text.size()) + " of " +
+          (total ? total->dump() : std::string("more")) +
+          " bytes were kept; raise the tool's max_output)";
+  }
   if (regex) {
     std::string problem;
     std::optional<bool> hit = matches(*expected, text, problem);
     if (!hit)
       return malformed(problem);
-    return *hit ? holds() : fails(want, field + ": " + tail(text));
+    return *hit ? holds() : fails(want, field + cut + ": " + tail(text));
   }
   return text.find(*expected) != std::string::npos
              ? holds()
-             : fails(want, field + ": " + tail(text));
+             : fails(want, field + cut + ": " + tail(text));
 }
 
 Verdict checkFile(const Json &a, const std::string &kind,

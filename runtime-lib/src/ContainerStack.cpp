@@ -13,6 +13,7 @@
 
 #include "FileText.h"
 #include "StackCommon.h"
+#include "ToolSpawn.h"
 
 #include "iterc/rt/Clock.h"
 #include "iterc/rt/Http.h"
@@ -582,7 +583,9 @@ private:
 
   ContainerRuntimeOptions opts;
   std::unique_ptr<HttpTransport> ownHttp;
-  std::unique_ptr<ToolRunner> runner = makeProcessRunner();
+  // `run -d` leaves the engine's monitor (conmon) running on purpose: the
+  // container is stopped with `rm -f`, not when the command exits.
+  std::unique_ptr<ToolRunner> runner = makeDaemonStartingRunner();
   std::vector<std::pair<std::string, std::string>> env;
   std::string workdir;
   std::string engine;

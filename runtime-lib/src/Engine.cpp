@@ -1128,6 +1128,8 @@ Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
       n.workdir.empty() ? st.workspace : st.workspace + "/" + n.workdir;
   if (n.timeoutMs)
     inv.timeoutMs = *n.timeoutMs;
+  if (n.maxOutputBytes)
+    inv.outputCap = n.maxOutputBytes;
   std::set<std::string> names;
   auto inherit = [&](const std::string &name) {
     if (!names.insert(name).second)
@@ -1194,10 +1196,13 @@ Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
   Expected<ToolResult> result = deps.tools->run(inv);
   if (!result)
     return result.error();
-  Json called = objectOf("exit_code", result->exitCode, "timed_out",
-                         result->timedOut, "duration_ms", result->durationMs);
+  Json called =
+      objectOf("exit_code", result->exitCode, "timed_out", result->timedOut,
+               "duration_ms", result->durationMs, "containment",
+               result->containment);
   if (result->interrupted)
     called["interrupted"] = result->interrupted->message;
+  addTruncation(called, *result);
   emit(st, branch, "tool_called", n.name, std::move(called));
   if (result->interrupted) {
     emitBudgetNotices(st, branch, n.name);
@@ -1234,7 +1239,8 @@ Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
     const SchemaDesc &schema = wf.schemas[size_t(n.output)];
     std::vector<std::string> problems;
     if (!parsed || !parsed->is_object())
-      problems.push_back("stdout is not a JSON object");
+      problems.push_back("stdout is not a JSON object" +
+                         truncationNote(*result, inv.outputCap));
     else
       problems = schema.validate(*parsed);
     if (!problems.empty() && !n.capture) {
@@ -1253,6 +1259,10 @@ Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
     output["stderr"] = result->stderrText;
     output["duration_ms"] = result->durationMs;
     output["timed_out"] = result->timedOut;
+    output["stdout_truncated"] = result->stdoutTruncated;
+    output["stderr_truncated"] = result->stderrTruncated;
+    output["stdout_bytes"] = result->stdoutBytes;
+    output["stderr_bytes"] = result->stderrBytes;
     return output;
   }
   if (result->exitCode != 0) {

@@ -419,6 +419,7 @@ NodeDesc node(const gen::NodeInfo &n, size_t schemaCount) {
   d.language = str(n.language);
   d.isScript = n.isScript;
   d.timeoutMs = limit(n.timeoutMs);
+  d.maxOutputBytes = n.maxOutputBytes > 0 ? size_t(n.maxOutputBytes) : 0;
   d.workdir = str(n.workdir);
   d.env = bindings(n.env);
   d.inheritEnv = strings(n.inheritEnv);

@@ -12,6 +12,7 @@
 #include "ServiceLog.h"
 #include "ServicePorts.h"
 #include "StackCommon.h"
+#include "ToolSpawn.h"
 
 #include "iterc/rt/Clock.h"
 #include "iterc/rt/Http.h"
@@ -24,7 +25,7 @@
 #include <functional>
 #include <map>
 #include <set>
-#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -362,39 +363,28 @@ private:
     if (!dirFd)
       return Error(dirFd.error().code,
                    "service '" + s.name + "': " + dirFd.error().message);
-    pid_t parent = ::getpid();
-    pid_t pid = ::fork();
-    if (pid < 0) {
-      ::close(*dirFd);
-      return Error(ErrorCode::Tool, "cannot start service '" + s.name +
-                                        "': " + std::strerror(errno));
-    }
-    if (pid == 0) {
-      ::setpgid(0, 0);
-      // The service ends with the runner, however the runner ends (a
-      // second Ctrl-C, kill -9): bubblewrap's --die-with-parent does this
-      // inside the sandbox.
-      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-      if (::getppid() != parent)
-        ::_exit(125);
-      int null = ::open("/dev/null", O_RDONLY);
-      if (null >= 0)
-        ::dup2(null, 0);
-      ::dup2(logFd, 1);
-      ::dup2(logFd, 2);
-      if (::fchdir(*dirFd) != 0)
-        ::_exit(126);
-      ::execve(args[0], args.data(), envp.data());
-      const char msg[] = "iterc: cannot execute the service program\n";
-      (void)!::write(2, msg, sizeof msg - 1);
-      ::_exit(127);
-    }
-    ::setpgid(pid, pid);
+    // Under a guard (ToolSpawn.h), like a tool: in a session of its own,
+    // ended with the runner however the runner ends (a second Ctrl-C,
+    // kill -9), and with every process it forks, a daemon in a session of
+    // its own included, stopped with it.
+    GuardedSpawn spawn;
+    spawn.program = args[0];
+    spawn.argv = args.data();
+    spawn.envp = envp.data();
+    spawn.workdir = cwd.c_str();
+    spawn.workdirFd = *dirFd;
+    spawn.stdoutFd = logFd;
+    spawn.stderrFd = logFd;
+    spawn.service = true;
+    Expected<pid_t> spawned = spawnGuarded(spawn);
     ::close(*dirFd);
+    if (!spawned)
+      return Error(ErrorCode::Tool, "cannot start service '" + s.name +
+                                        "': " + spawned.error().message);
     (*output)->start();
     running.emplace_back();
     running.back().desc = &s;
-    running.back().pid = pid;
+    running.back().pid = *spawned;
     running.back().log = std::move(*output);
     return Status::success();
   }
@@ -472,18 +462,18 @@ private:
   void stopProcess(Running &r) {
     if (hasExited(r))
       return;
-    ::kill(-r.pid, SIGTERM);
+    // The guard's pid: it relays to the service's processes, all of them.
+    relayTerminate(r.pid);
     int64_t deadline = opts.clock->monotonicMs() + opts.stopGraceMs;
     while (!hasExited(r) && opts.clock->monotonicMs() < deadline)
       opts.clock->sleepMs(20);
     if (!hasExited(r)) {
-      ::kill(-r.pid, SIGKILL);
+      relayKill(r.pid);
       int status = 0;
-      ::waitpid(r.pid, &status, 0);
+      while (::waitpid(r.pid, &status, 0) < 0 && errno == EINTR) {
+      }
       r.exited = true;
     }
-    // Anything the service left behind in its group.
-    ::kill(-r.pid, SIGKILL);
     // A sandboxed service's processes live in their own PID namespace and
     // die after the sandbox's own process is reaped; stopped means that
     // nothing answers on its ports any more (a restart binds them again).

@@ -198,6 +198,7 @@ struct Stream {
   int fd = -1;
   std::string *text = nullptr;
   bool *truncated = nullptr;
+  int64_t *total = nullptr; ///< Every byte read, kept or not.
   size_t cap = 0;
 
   bool open() const { return fd >= 0; }
@@ -219,6 +220,7 @@ struct Stream {
         close();
         return;
       }
+      *total += n;
       size_t room = cap > text->size() ? cap - text->size() : 0;
       size_t keep = std::min(room, size_t(n));
       text->append(buf, keep);
@@ -232,7 +234,11 @@ struct Stream {
 
 class ProcessRunner final : public ToolRunner {
 public:
+  explicit ProcessRunner(bool sweep) : sweep(sweep) {}
   Expected<ToolResult> run(const ToolInvocation &invocation) override;
+
+private:
+  bool sweep; ///< Kill every descendant when the command exits.
 };
 
 Expected<ToolResult> ProcessRunner::run(const ToolInvocation &invocation) {
@@ -304,6 +310,7 @@ Expected<ToolResult> ProcessRunner::run(const ToolInvocation &invocation) {
   spawn.workdirFd = invocation.workdirFd;
   spawn.stdoutFd = outWrite.get();
   spawn.stderrFd = errWrite.get();
+  spawn.leaveDaemons = !sweep;
   Expected<pid_t> spawned = spawnGuarded(spawn);
   if (!spawned)
     return spawned.error();
@@ -314,10 +321,11 @@ Expected<ToolResult> ProcessRunner::run(const ToolInvocation &invocation) {
 
   ToolResult result;
   Stream streams[2];
+  result.containment = sweep ? containmentMechanism() : "process group";
   streams[0] = {outRead.release(), &result.stdoutText, &result.stdoutTruncated,
-                invocation.outputCap};
+                &result.stdoutBytes, invocation.outputCap};
   streams[1] = {errRead.release(), &result.stderrText, &result.stderrTruncated,
-                invocation.outputCap};
+                &result.stderrBytes, invocation.outputCap};
   for (Stream &s : streams)
     ::fcntl(s.fd, F_SETFL, ::fcntl(s.fd, F_GETFL) | O_NONBLOCK);
 
@@ -463,7 +471,11 @@ Expected<int> openSubdir(int parent, const std::string &name,
 } // namespace
 
 std::unique_ptr<ToolRunner> iterc::rt::makeProcessRunner() {
-  return std::make_unique<ProcessRunner>();
+  return std::make_unique<ProcessRunner>(true);
+}
+
+std::unique_ptr<ToolRunner> iterc::rt::makeDaemonStartingRunner() {
+  return std::make_unique<ProcessRunner>(false);
 }
 
 std::string iterc::rt::shellQuote(std::string_view value) {
@@ -618,4 +630,29 @@ std::optional<std::string> iterc::rt::resolveProgram(
 
 std::vector<std::string> iterc::rt::splitWords(std::string_view text) {
   return splitBlank(text);
+}
+
+void iterc::rt::addTruncation(Json &object, const ToolResult &result) {
+  if (result.stdoutTruncated) {
+    object["stdout_truncated"] = true;
+    object["stdout_bytes"] = result.stdoutBytes;
+  }
+  if (result.stderrTruncated) {
+    object["stderr_truncated"] = true;
+    object["stderr_bytes"] = result.stderrBytes;
+  }
+}
+
+std::string iterc::rt::truncationNote(const ToolResult &result, size_t cap) {
+  std::string note;
+  auto add = [&](const char *stream, bool cut, int64_t total) {
+    if (!cut)
+      return;
+    note += std::string(note.empty() ? " (" : "; ") + stream +
+            " was cut: the first " + std::to_string(cap) + " of " +
+            std::to_string(total) + " bytes kept";
+  };
+  add("stdout", result.stdoutTruncated, result.stdoutBytes);
+  add("stderr", result.stderrTruncated, result.stderrBytes);
+  return note.empty() ? note : note + "; raise the tool's max_output)";
 }

@@ -137,50 +137,129 @@ void reapOrphans(pid_t tool) {
   }
 }
 
-/// The runner died: kills the tool's group, then, round after round, every
-/// child the guard has (descendants that left the group are reparented to
-/// it as they lose their parents) until none is left.
-[[noreturn]] void killEverything(pid_t tool) {
-  ::kill(-tool, SIGKILL);
-  for (int round = 0; round < 500; ++round) {
-    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
-    }
-    int fd = ::open("/proc/thread-self/children", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-      break;
-    char buf[4096];
+/// Reads the pids of the guard's children into `out` (at most `max`):
+/// /proc/thread-self/children, or, without it, a scan of /proc for
+/// processes whose parent is `self`. Only system calls and stack buffers
+/// (the guard may not allocate). -1 when neither can be read.
+int listChildren(pid_t self, pid_t *out, int max) {
+  char buf[4096];
+  int count = 0;
+  int fd = ::open("/proc/thread-self/children", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
     ssize_t n = ::read(fd, buf, sizeof buf - 1);
     ::close(fd);
-    if (n <= 0)
-      break; // No child left.
     long pid = 0;
     for (ssize_t i = 0; i <= n; ++i) {
       if (i < n && buf[i] >= '0' && buf[i] <= '9') {
         pid = pid * 10 + (buf[i] - '0');
         continue;
       }
-      if (pid > 0) {
-        // An unreaped child: neither its pid nor its group id can have
-        // been reused.
-        ::kill(pid_t(-pid), SIGKILL);
-        ::kill(pid_t(pid), SIGKILL);
-      }
+      if (pid > 0 && count < max)
+        out[count++] = pid_t(pid);
       pid = 0;
     }
+    return count;
+  }
+  int dir = ::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0)
+    return -1;
+  for (;;) {
+    long n = ::syscall(SYS_getdents64, dir, buf, sizeof buf);
+    if (n <= 0)
+      break;
+    for (long off = 0; off < n;) {
+      // struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name.
+      unsigned short reclen;
+      std::memcpy(&reclen, buf + off + 16, sizeof reclen);
+      const char *name = buf + off + 19;
+      off += reclen;
+      if (name[0] < '1' || name[0] > '9')
+        continue;
+      char path[64] = "/proc/";
+      size_t len = 6;
+      for (const char *c = name; *c && len < 40; ++c)
+        path[len++] = *c;
+      std::memcpy(path + len, "/stat", 6);
+      int statFd = ::open(path, O_RDONLY | O_CLOEXEC);
+      if (statFd < 0)
+        continue;
+      char stat[512];
+      ssize_t got = ::read(statFd, stat, sizeof stat - 1);
+      ::close(statFd);
+      if (got <= 0)
+        continue;
+      // "pid (comm) state ppid ...": the name may hold anything, so look
+      // from its last ')'.
+      ssize_t end = got - 1;
+      while (end > 0 && stat[end] != ')')
+        --end;
+      long ppid = 0;
+      ssize_t i = end + 4; // ") S " then the parent's pid.
+      for (; i < got && stat[i] >= '0' && stat[i] <= '9'; ++i)
+        ppid = ppid * 10 + (stat[i] - '0');
+      if (ppid == long(self) && count < max) {
+        long pid = 0;
+        for (const char *c = name; *c >= '0' && *c <= '9'; ++c)
+          pid = pid * 10 + (*c - '0');
+        out[count++] = pid_t(pid);
+      }
+    }
+  }
+  ::close(dir);
+  return count;
+}
+
+/// Sends `sig` to every child the guard has and to the group each leads.
+/// An unreaped child's pid, and so its group id, cannot have been reused.
+void signalChildren(int sig) {
+  pid_t children[512];
+  int count = listChildren(::getpid(), children, 512);
+  for (int i = 0; i < count; ++i) {
+    ::kill(-children[i], sig);
+    ::kill(children[i], sig);
+  }
+}
+
+/// Kills, round after round, every child the guard has (descendants are
+/// reparented to it, a subreaper, as they lose their parents: a setsid'd
+/// double-fork daemon too) and reaps them, until waitpid reports none left.
+void sweepDescendants() {
+  for (int round = 0; round < 2500; ++round) {
+    pid_t got;
+    while ((got = ::waitpid(-1, nullptr, WNOHANG)) > 0) {
+    }
+    if (got < 0 && errno == ECHILD)
+      return;
+    signalChildren(SIGKILL);
     struct timespec pause = {0, 2 * 1000 * 1000};
     ::nanosleep(&pause, nullptr);
   }
+}
+
+/// The runner died: kills the tool's group and every descendant, then
+/// exits.
+[[noreturn]] void killEverything(pid_t tool) {
+  ::kill(-tool, SIGKILL);
+  sweepDescendants();
   ::_exit(128 + SIGKILL);
 }
 
 /// The guard's life after the tool started. Never returns.
-[[noreturn]] void superviseTool(pid_t tool, pid_t runner) {
+///
+/// A tool: when it exits, its group and every descendant left (in any
+/// session) are killed, then the guard exits like the tool. A service
+/// (`service`): the guard lives while any descendant does, so a service
+/// whose first process daemonizes stays up; SIGTERM goes to all of them.
+[[noreturn]] void superviseTool(pid_t tool, pid_t runner, bool service,
+                                bool leaveDaemons) {
   sigset_t waitFor;
   sigemptyset(&waitFor);
   sigaddset(&waitFor, SIGCHLD);
   sigaddset(&waitFor, runnerDiedSignal);
   sigaddset(&waitFor, SIGTERM);
   sigaddset(&waitFor, killGroupSignal);
+  bool toolReaped = false;
+  int toolStatus = 0;
   for (;;) {
     siginfo_t info;
     int sig = ::sigwaitinfo(&waitFor, &info);
@@ -190,24 +269,44 @@ void reapOrphans(pid_t tool) {
       if (::getppid() != runner)
         killEverything(tool);
     } else if (sig == SIGTERM) {
-      ::kill(-tool, SIGTERM);
+      if (!toolReaped)
+        ::kill(-tool, SIGTERM);
+      if (service)
+        signalChildren(SIGTERM);
     } else if (sig == killGroupSignal) {
-      ::kill(-tool, SIGKILL);
-    } else {
+      if (!toolReaped)
+        ::kill(-tool, SIGKILL);
+      if (service) {
+        sweepDescendants();
+        exitLike(toolReaped ? toolStatus : (SIGKILL & 0x7f));
+      }
+    } else if (!toolReaped) {
       siginfo_t ended;
       std::memset(&ended, 0, sizeof ended);
       if (::waitid(P_PID, id_t(tool), &ended, WEXITED | WNOHANG | WNOWAIT) ==
               0 &&
           ended.si_pid == tool) {
-        // Whatever the tool left running in its group goes with it; the
-        // tool, not yet reaped, keeps the group id from being reused.
-        ::kill(-tool, SIGKILL);
-        int status = 0;
-        while (::waitpid(tool, &status, 0) < 0 && errno == EINTR) {
+        // Whatever the tool left running in its group goes with it (the
+        // tool, not yet reaped, keeps the group id from being reused);
+        // for a tool, so does every other descendant.
+        if (!service)
+          ::kill(-tool, SIGKILL);
+        while (::waitpid(tool, &toolStatus, 0) < 0 && errno == EINTR) {
         }
-        exitLike(status);
+        toolReaped = true;
+        if (!service) {
+          if (!leaveDaemons)
+            sweepDescendants();
+          exitLike(toolStatus);
+        }
       }
       reapOrphans(tool);
+    }
+    if (toolReaped) {
+      while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+      }
+      if (::waitpid(-1, nullptr, WNOHANG) < 0 && errno == ECHILD)
+        exitLike(toolStatus); // A service's last process ended.
     }
   }
 }
@@ -238,7 +337,7 @@ void reapOrphans(pid_t tool) {
   ::dup2(devnull, 1);
   ::dup2(devnull, 2);
   closeFrom(3, -1);
-  superviseTool(tool, runner);
+  superviseTool(tool, runner, s.service, s.leaveDaemons);
 }
 
 std::string errnoText(int err) { return std::strerror(err); }
@@ -302,3 +401,5 @@ Expected<pid_t> iterc::rt::spawnGuarded(const GuardedSpawn &s) {
 void iterc::rt::relayTerminate(pid_t guard) { ::kill(guard, SIGTERM); }
 
 void iterc::rt::relayKill(pid_t guard) { ::kill(guard, killGroupSignal); }
+
+const char *iterc::rt::containmentMechanism() { return "subreaper"; }

@@ -72,7 +72,10 @@ struct AssertionRun {
   std::unique_ptr<FakeHttpServer> server;
   Json output;
 
-  explicit AssertionRun(const Json &plan, bool withStack = false) {
+  explicit AssertionRun(const Json &plan, bool withStack = false,
+                        const std::string &command =
+                            "echo 'PASS 3 tests'; echo 'FAIL test_div' >&2; "
+                            "exit 1") {
     writeText(workspace / "notes.txt", "hello world\nline two\n");
     REQUIRE(::mkdir((workspace / "src").c_str(), 0755) == 0);
     writeText(workspace / "src/app.c", "int main(void) { return 0; }\n");
@@ -89,8 +92,7 @@ struct AssertionRun {
     tool.kind = NodeKind::Tool;
     tool.name = "run_tests";
     tool.capture = true;
-    tool.command = text("echo 'PASS 3 tests'; echo 'FAIL test_div' >&2; "
-                        "exit 1");
+    tool.command = text(command);
     wf.nodes.push_back(tool);
     NodeDesc check;
     check.kind = NodeKind::Verify;
@@ -368,4 +370,20 @@ TEST_CASE("quantifiers: the runtime's and generated code's agree", "[verify]") {
         }) == true);
   CHECK(expr::any(Json::array({1, 0})) == true);
   CHECK(expr::all(Json::array({1, 0})) == false);
+}
+
+TEST_CASE("assertions: a failure on a stream the tool's cap cut says so",
+          "[verify][cap]") {
+  // 2 MiB, then the line looked for: past the 1 MiB kept.
+  Json plan = Json::array({
+      assertion("says end", "stdout_contains", "run_tests", "END"),
+      assertion("says a", "stdout_contains", "run_tests", "aaaa"),
+  });
+  AssertionRun run(plan, false,
+                   "head -c 2097152 /dev/zero | tr '\\0' a; echo END");
+  CHECK(run.holds("says a"));
+  CHECK_THAT(run.actual("says end"),
+             Catch::StartsWith("stdout (truncated: the first 1048576 of "
+                               "2097156 bytes were kept; raise the tool's "
+                               "max_output): ...aaa"));
 }

@@ -275,6 +275,7 @@ struct NodeInfo {
   const char *language = nullptr;
   bool isScript = false;
   int64_t timeoutMs = -1;
+  int64_t maxOutputBytes = 0; ///< Tool `max_output`; 0: unset.
   const char *workdir = nullptr;
   Span<Binding> env;
   Strings inheritEnv;

@@ -54,7 +54,11 @@ struct ToolResult {
   std::string stderrText;
   bool stdoutTruncated = false;
   bool stderrTruncated = false;
+  int64_t stdoutBytes = 0; ///< Every byte the command wrote, kept or not.
+  int64_t stderrBytes = 0;
   int64_t durationMs = 0;
+  /// How the step's processes were kept contained (see ToolSpawn.h).
+  std::string containment;
 };
 
 class ToolRunner {
@@ -77,6 +81,13 @@ resolveProgram(const std::string &program,
 /// Splits text on blanks (space, tab, newline) into non-empty words, e.g.
 /// an interpreter spec such as "python3 -u".
 std::vector<std::string> splitWords(std::string_view text);
+
+/// Adds `stdout_truncated` and `stdout_bytes` (the same for stderr) to
+/// `object` for each stream the cap cut.
+void addTruncation(Json &object, const ToolResult &result);
+
+/// " (stdout was cut: ...)" naming each stream the cap `cap` cut, or "".
+std::string truncationNote(const ToolResult &result, size_t cap);
 
 /// `value` as one shell word: 'it'\''s' style single quoting.
 std::string shellQuote(std::string_view value);

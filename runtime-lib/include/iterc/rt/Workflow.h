@@ -143,6 +143,9 @@ struct NodeDesc {
   std::string language; ///< Tool script interpreter, "" = sh.
   bool isScript = false;
   std::optional<int64_t> timeoutMs;
+  /// Tool: `max_output`, bytes kept of each of stdout and stderr; 0: the
+  /// runner's default (1 MiB).
+  size_t maxOutputBytes = 0;
   std::string workdir;
   std::vector<std::pair<std::string, Template>> env;
   std::vector<std::string> inheritEnv;
