@@ -438,9 +438,10 @@ std::vector<ToolSpec> builtinSpecs() {
 
 class BuiltinToolbox final : public Toolbox {
 public:
-  BuiltinToolbox(std::string workspace, ToolRunner &runner, int64_t timeoutMs)
+  BuiltinToolbox(std::string workspace, ToolRunner &runner, int64_t timeoutMs,
+                 std::function<std::optional<Error>()> abandon)
       : workspace(std::move(workspace)), runner(runner), timeoutMs(timeoutMs),
-        specs(builtinSpecs()) {}
+        abandon(std::move(abandon)), specs(builtinSpecs()) {}
 
   std::optional<ToolSpec> find(const std::string &name) override {
     for (const ToolSpec &spec : specs)
@@ -459,6 +460,7 @@ private:
   std::string workspace;
   ToolRunner &runner;
   int64_t timeoutMs;
+  std::function<std::optional<Error>()> abandon;
   std::vector<ToolSpec> specs;
 
   Expected<std::string> workspaceRoot() const;
@@ -1025,6 +1027,8 @@ Json BuiltinToolbox::runCommand(const Json &args) {
   inv.env = environment(*root);
   inv.timeoutMs = timeoutMs;
   inv.outputCap = commandOutputCap;
+  inv.abandon = abandon;
+  inv.stopWhenHurried = true; // A second Ctrl-C stops it.
   Expected<ToolResult> ran = runner.run(inv);
   if (!ran)
     return errorResult("cannot run the command: " + ran.error().message);
@@ -1047,6 +1051,8 @@ Json BuiltinToolbox::runCommand(const Json &args) {
   if (ran->timedOut)
     result["error"] = "the command timed out after " +
                       std::to_string(timeoutMs) + " ms and was killed";
+  if (ran->interrupted)
+    result["error"] = "the command was stopped: " + ran->interrupted->message;
   return result;
 }
 
@@ -1075,9 +1081,13 @@ Json BuiltinToolbox::runGit(const std::string &what,
   inv.env = (*shadow)->environment(path, lang);
   inv.timeoutMs = timeoutMs;
   inv.outputCap = readCap;
+  inv.abandon = abandon;
+  inv.stopWhenHurried = true; // A second Ctrl-C stops it.
   Expected<ToolResult> ran = runner.run(inv);
   if (!ran)
     return errorResult("cannot run " + what + ": " + ran.error().message);
+  if (ran->interrupted)
+    return errorResult(what + " was stopped: " + ran->interrupted->message);
   if (ran->timedOut)
     return errorResult(what + " timed out after " + std::to_string(timeoutMs) +
                        " ms");
@@ -1100,11 +1110,12 @@ Json BuiltinToolbox::runGit(const std::string &what,
 
 } // namespace
 
-std::unique_ptr<Toolbox> iterc::rt::makeBuiltinToolbox(std::string workspace,
-                                                       ToolRunner &runner,
-                                                       int64_t timeoutMs) {
+std::unique_ptr<Toolbox>
+iterc::rt::makeBuiltinToolbox(std::string workspace, ToolRunner &runner,
+                              int64_t timeoutMs,
+                              std::function<std::optional<Error>()> abandon) {
   return std::make_unique<BuiltinToolbox>(std::move(workspace), runner,
-                                          timeoutMs);
+                                          timeoutMs, std::move(abandon));
 }
 
 //===----------------------------------------------------------------------===//

@@ -298,7 +298,12 @@ private:
                          const std::string &node);
   /// Why work in flight (a model call, a tool) must stop now: an
   /// interrupt, a cancel, the run's duration budget.
-  std::function<std::optional<Error>()> abandonFor(State &st);
+  /// Asked while work is in flight: an error once the run's duration
+  /// budget is spent or the run is cancelled, and with `onInterrupt` once
+  /// it is interrupted. Tool commands pass false: the first Ctrl-C lets a
+  /// command finish, the second stops it (Interrupt.h).
+  std::function<std::optional<Error>()> abandonFor(State &st,
+                                                   bool onInterrupt);
 
   // Node kinds.
   Expected<Json> runLlm(State &st, const std::string &branch, int node,
@@ -796,9 +801,10 @@ void Engine::Impl::emitBudgetNotices(State &st, const std::string &branch,
                   notice.limit));
 }
 
-std::function<std::optional<Error>()> Engine::Impl::abandonFor(State &st) {
-  return [this, &st]() -> std::optional<Error> {
-    if (deps.interrupt && deps.interrupt->load())
+std::function<std::optional<Error>()>
+Engine::Impl::abandonFor(State &st, bool onInterrupt) {
+  return [this, &st, onInterrupt]() -> std::optional<Error> {
+    if (onInterrupt && deps.interrupt && deps.interrupt->load())
       return Error(ErrorCode::Cancelled, "interrupted");
     if (st.cancelled)
       return Error(ErrorCode::Cancelled, "cancelled");
@@ -861,7 +867,7 @@ Expected<Json> Engine::Impl::runLlm(State &st, const std::string &branch,
   request.timeouts = wf.requestTimeouts(n, request.provider, request.model);
   // A call in flight is abandoned when the run is interrupted or cancelled
   // or its duration budget runs out; no retry starts after that.
-  request.abandon = abandonFor(st);
+  request.abandon = abandonFor(st, true);
   for (const std::string &name : n.tools) {
     if (name.find('*') != std::string::npos) {
       std::vector<ToolSpec> found = st.tools.expand(name);
@@ -1192,7 +1198,7 @@ Expected<Json> Engine::Impl::runTool(State &st, const std::string &branch,
   emit(st, branch, "tool_started", n.name, objectOf("command", inv.command));
   if (std::optional<Error> failed = storeError(st))
     return *failed;
-  inv.abandon = abandonFor(st); // The run's deadline stops the tool too.
+  inv.abandon = abandonFor(st, false); // The run's deadline stops it too.
   Expected<ToolResult> result = deps.tools->run(inv);
   if (!result)
     return result.error();
@@ -2162,7 +2168,10 @@ RunResult Engine::Impl::start(State &st, bool resuming) {
     st.redactor.add(secret);
 
   if (deps.tools) {
-    st.builtinTools = makeBuiltinToolbox(st.workspace, *deps.tools);
+    // The run's deadline and an interrupt stop a command a model runs too.
+    st.builtinTools =
+        makeBuiltinToolbox(st.workspace, *deps.tools, 120000,
+                           abandonFor(st, false));
     st.tools.add(st.builtinTools.get());
   }
   if (deps.toolbox)

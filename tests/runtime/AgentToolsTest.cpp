@@ -475,6 +475,27 @@ TEST_CASE("run_command", "[agenttools]") {
   }
 }
 
+TEST_CASE("run_command stops when the run says so (its deadline, an "
+          "interrupt)",
+          "[agenttools]") {
+  TempDir ws;
+  std::unique_ptr<ToolRunner> runner = makeProcessRunner();
+  auto start = std::chrono::steady_clock::now();
+  std::unique_ptr<Toolbox> tools = makeBuiltinToolbox(
+      ws.path(), *runner, 20000, [&]() -> std::optional<Error> {
+        if (std::chrono::steady_clock::now() - start <
+            std::chrono::milliseconds(300))
+          return std::nullopt;
+        return Error(ErrorCode::Budget, "budget exceeded: duration");
+      });
+  Expected<Json> r = tools->call("run_command", {{"command", "sleep 20"}});
+  REQUIRE(r.ok());
+  INFO(r->dump());
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+  CHECK(contains((*r)["error"].get<std::string>(),
+                 "stopped: budget exceeded: duration"));
+}
+
 TEST_CASE("git_status and git_diff", "[agenttools]") {
   Fixture f;
   if (!haveGit()) {

@@ -14,6 +14,7 @@
 #include "iterc/rt/Llm.h"
 #include "iterc/rt/Tool.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,10 +45,13 @@ public:
 
 /// The built-in workspace tools: read_file, list_files, tree,
 /// search_codebase, write_file, patch, run_command, git_diff, git_status.
-/// `runner` executes run_command/git (with `timeoutMs`).
-std::unique_ptr<Toolbox> makeBuiltinToolbox(std::string workspace,
-                                            ToolRunner &runner,
-                                            int64_t timeoutMs = 120000);
+/// `runner` executes run_command/git (with `timeoutMs`); `abandon`, when
+/// set, is asked while a command runs and stops it (the run's duration
+/// budget, an interrupt), as ToolInvocation::abandon does.
+std::unique_ptr<Toolbox>
+makeBuiltinToolbox(std::string workspace, ToolRunner &runner,
+                   int64_t timeoutMs = 120000,
+                   std::function<std::optional<Error>()> abandon = {});
 
 /// Looks a tool up in several toolboxes, in order.
 class ToolboxChain : public Toolbox {
