@@ -1281,3 +1281,47 @@ TEST_CASE("a generated service Dockerfile builds and runs under podman: the "
                "arg=two words\n"
                "arg=$HOME\n");
 }
+
+TEST_CASE("a service's restart policy: checked, and written to compose.yaml",
+          "[stack]") {
+  auto withPolicy = [](const std::string &props) {
+    return "schema out:\n  ok: bool\n\nservice db:\n  image: \"postgres:16\"\n"
+           "  ports: [\"5432\"]\n" +
+           props +
+           "\nverify v:\n  checks:\n    up: \"true\"\n\nworkflow w:\n  entry: v\n"
+           "  services: [db]\n  v -> done\n";
+  };
+  CheckResult bad = checkSource(withPolicy("  restart: sometimes\n"));
+  CHECK(bad.codes() == std::vector<std::string>{"E020"});
+  CHECK(bad.render().find("expected no, \"on-failure\" or always") !=
+        std::string::npos);
+  CHECK(checkSource(withPolicy("  restart: \"on-failure\"\n  max_restarts: 0\n"))
+            .codes() == std::vector<std::string>{"E020"});
+
+  CheckResult ok = checkSource(
+      withPolicy("  restart: \"on-failure\"\n  max_restarts: 5\n"),
+      "policy.iter");
+  INFO(ok.render());
+  REQUIRE(ok.codes().empty());
+  REQUIRE(ok.module->services.size() == 1);
+  CHECK(ok.module->services[0].restart == "on-failure");
+  CHECK(ok.module->services[0].maxRestarts == 5);
+  std::string compose = emitCompose(*ok.module, contextFor("policy"));
+  CHECK(hasLine(compose, "    restart: \"on-failure:5\""));
+  CheckResult none = checkSource(withPolicy("  restart: no\n"), "none.iter");
+  CheckResult word =
+      checkSource(withPolicy("  restart: on_failure\n"), "word.iter");
+  REQUIRE(word.codes().empty());
+  CHECK(word.module->services[0].restart == "on-failure");
+  REQUIRE(none.codes().empty());
+  CHECK(none.module->services[0].restart.empty());
+  CHECK(emitCompose(*none.module, contextFor("none")).find("restart:") ==
+        std::string::npos);
+
+  std::string output;
+  int rc = validateCompose({{"policy", compose}}, output);
+  if (rc == -2)
+    return;
+  INFO("validator:\n" << output);
+  CHECK(rc == 0);
+}

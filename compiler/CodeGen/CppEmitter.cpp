@@ -1190,6 +1190,10 @@ private:
         }
         if (!svc.workdir.empty())
           f.emplace_back("workdir", str(svc.workdir));
+        if (!svc.restart.empty()) {
+          f.emplace_back("restart", str(svc.restart));
+          f.emplace_back("maxRestarts", num(svc.maxRestarts));
+        }
         if (svc.generatesDockerfile())
           f.emplace_back(
               "generatedDockerfile",

@@ -820,6 +820,11 @@ void emitService(const ir::Module &m, const ir::Service &s,
   }
   if (!s.workdir.empty())
     o += "    working_dir: " + composeQuote(s.workdir) + "\n";
+  if (s.restart == "always")
+    o += "    restart: always\n";
+  else if (s.restart == "on-failure")
+    o += "    restart: " +
+         yamlQuote("on-failure:" + std::to_string(s.maxRestarts)) + "\n";
   o += "    networks: [" + yamlQuote(network) + "]\n";
   emitDependsOn(m, s.dependsOn, "    ", o);
   if (hasHealthTest(s))

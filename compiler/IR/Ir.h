@@ -243,6 +243,10 @@ struct Service {
   std::vector<std::string> dependsOn;
   std::optional<HealthCheck> health;
   std::string workdir;
+  /// `restart:` no (""), on-failure or always: what the run does when the
+  /// service ends on its own; at most `maxRestarts` times.
+  std::string restart;
+  int64_t maxRestarts = 3;
   SourceRange range;
 
   /// A `build` service without `dockerfile` packages `program`: iterc

@@ -1867,7 +1867,7 @@ void Sema::lowerService(const ast::NodeDecl &decl) {
   svc.range = decl.name.range;
   static const std::vector<std::string_view> keys = {
       "image", "build", "dockerfile", "program", "command", "ports",
-      "env",   "health", "depends_on", "workdir"};
+      "env",   "health", "depends_on", "workdir", "restart", "max_restarts"};
   // The properties that say what runs. A property with an invalid value
   // (reported as such) still counts as present, so that the checks below
   // do not pile up on it.
@@ -1888,7 +1888,25 @@ void Sema::lowerService(const ast::NodeDecl &decl) {
   for (const Property &p : decl.properties) {
     const std::string &key = p.key.text;
     std::string text;
-    if (key == "image") {
+    if (key == "restart") {
+      if (wantWord(p, text)) {
+        // Written as in compose ("on-failure"), or as a word (on_failure).
+        if (text == "on-failure" || text == "on_failure")
+          svc.restart = "on-failure";
+        else if (text == "always")
+          svc.restart = text;
+        else if (text != "no")
+          invalidValue(p, "no, \"on-failure\" or always");
+      }
+    } else if (key == "max_restarts") {
+      int64_t n = 0;
+      if (wantInt(p, n)) {
+        if (n < 1 || n > 100)
+          invalidValue(p, "an integer from 1 to 100");
+        else
+          svc.maxRestarts = n;
+      }
+    } else if (key == "image") {
       wantSource(p, svc.image, imageProp);
     } else if (key == "build") {
       wantSource(p, svc.buildContext, buildProp);

@@ -882,6 +882,10 @@ public:
         add("env." + name, quote(value), {"env", name});
       add("depends_on", wordList(s.dependsOn), {"depends_on"});
       add("workdir", quoteOrNone(s.workdir), {"workdir"});
+      add("restart", s.restart.empty() ? "no" : s.restart, {"restart"});
+      add("max_restarts",
+          s.restart.empty() ? None : std::to_string(s.maxRestarts),
+          {"max_restarts"});
       if (s.health) {
         const ir::HealthCheck &h = *s.health;
         add("health.http", quoteOrNone(h.http), {"health", "http"});

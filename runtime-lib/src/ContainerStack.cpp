@@ -264,7 +264,8 @@ public:
       captureLogs(r);
       exits.push_back(ServiceExit{
           r.desc->name, describeEnd(st),
-          logFileTail(logPath(r.desc->name), kFailureTailLines)});
+          logFileTail(logPath(r.desc->name), kFailureTailLines),
+          st.known && st.exitCode == 0});
     }
     return exits;
   }

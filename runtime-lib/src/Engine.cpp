@@ -350,6 +350,9 @@ private:
   /// error for verify `n` when one it reaches has ended (ServiceWatch.h).
   std::optional<Error> watchServices(State &st, const NodeDesc *n,
                                      const Json &assertions);
+  /// A service that ended on its own, started again when its `restart:`
+  /// policy says so and its restarts are not used up (stackMutex held).
+  bool restartByPolicy(State &st, ServiceExit &exit);
   /// A tool's `restart:` services, started again (the stack runtime is made
   /// when the run has none yet).
   Status restartServices(State &st, const std::string &branch,
@@ -473,6 +476,7 @@ struct Engine::Impl::State {
   std::mutex stackMutex;
   /// Services that ended on their own and were not restarted since.
   std::map<std::string, ServiceExit> endedServices;
+  std::map<std::string, int64_t> policyRestarts; ///< By `restart:` so far.
 };
 
 class Engine::Impl::RunScope : public Scope {
@@ -2294,13 +2298,44 @@ std::optional<Error> Engine::Impl::watchServices(State &st, const NodeDesc *n,
     return std::nullopt;
   for (ServiceExit &e : st.stack->ended()) {
     emit(st, "", "service_exited", "", serviceExitJson(e));
-    st.endedServices[e.service] = std::move(e);
+    // Not while the stack goes down (n is null then).
+    if (!n || !restartByPolicy(st, e))
+      st.endedServices[e.service] = std::move(e);
   }
   if (n)
     for (const std::string &name : servicesReached(*n, assertions))
       if (auto it = st.endedServices.find(name); it != st.endedServices.end())
         return serviceEndedError(n->name, it->second);
   return std::nullopt;
+}
+
+bool Engine::Impl::restartByPolicy(State &st, ServiceExit &exit) {
+  auto it = std::find_if(wf.services.begin(), wf.services.end(),
+                         [&](const ServiceDesc &s) {
+                           return s.name == exit.service;
+                         });
+  if (it == wf.services.end() || it->restart.empty() ||
+      (it->restart == "on-failure" && exit.clean))
+    return false;
+  int64_t &count = st.policyRestarts[exit.service];
+  if (count >= it->maxRestarts) {
+    exit.how += " (restart: " + it->restart + " gave up after " +
+                std::to_string(count) + " restarts)";
+    return false;
+  }
+  ++count;
+  Status restarted = st.stack->restart({&*it});
+  if (!restarted.ok()) {
+    std::string why = st.redactor.apply(restarted.error().message);
+    emit(st, "", "service_restart_failed", "",
+         objectOf("services", Json::array({exit.service}), "error", why));
+    exit.how += "; starting it again failed: " + why;
+    return false;
+  }
+  emit(st, "", "services_restarted", "",
+       objectOf("services", endpointsJson(*st.stack, {&*it}), "restarts",
+                count, "policy", it->restart));
+  return true;
 }
 
 void Engine::Impl::tearDown(State &st) {

@@ -570,6 +570,8 @@ WorkflowDesc gen::loadProgram(const ProgramInfo &program) {
           svc.health->intervalMs, svc.health->timeoutMs, svc.health->retries};
     d.workdir = expanded(svc.workdir);
     d.generatedDockerfile = str(svc.generatedDockerfile);
+    d.restart = str(svc.restart);
+    d.maxRestarts = svc.maxRestarts;
     wf.services.push_back(std::move(d));
   }
   wf.stack = strings(program.stack);

@@ -30,6 +30,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <thread>
+
 using namespace iterc::rt;
 
 namespace {
@@ -199,11 +202,12 @@ public:
   std::vector<ServiceExit> ended() override {
     std::vector<ServiceExit> exits;
     for (Running &r : running)
-      if (!r.reported && hasExited(r)) {
+      if (!r.reported && (hasExited(r) || endingNow(r))) {
         r.reported = true;
         r.log->finish(); // its output is complete: nothing writes any more
-        exits.push_back(ServiceExit{r.desc->name, describeExit(r.status),
-                                    logTail(r.desc->name, 20)});
+        exits.push_back(ServiceExit{
+            r.desc->name, describeExit(r.status), logTail(r.desc->name, 20),
+            WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0});
       }
     return exits;
   }
@@ -387,6 +391,25 @@ private:
     running.back().pid = *spawned;
     running.back().log = std::move(*output);
     return Status::success();
+  }
+
+  /// A service none of whose ports answers any more is ending: its guard
+  /// exits a moment after the service's last process, so wait for that
+  /// (up to a second) rather than let the next verify meet a closed port
+  /// without saying why.
+  bool endingNow(Running &r) {
+    bool anyPort = false;
+    for (const std::string &p : r.desc->ports)
+      if (std::optional<int> port = hostPort(p)) {
+        anyPort = true;
+        if (loopbackAccepts(*port))
+          return false;
+      }
+    if (!anyPort)
+      return false;
+    for (int i = 0; i < 100 && !hasExited(r); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return r.exited;
   }
 
   /// Whether the service's process has ended (reaping it).

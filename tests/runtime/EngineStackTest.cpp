@@ -20,6 +20,7 @@
 #include <catch2/catch.hpp>
 
 #include <csignal>
+#include <functional>
 
 using namespace iterc::rt;
 using iterc::rt::test::text;
@@ -392,6 +393,43 @@ TEST_CASE("engine stack: a tool's restart starts what it built before the "
   }
 }
 
+/// A python http.server run by sh, which writes its pid to api.pid and
+/// prints `secret` to its log.
+static ServiceDesc killableApi(const std::string &secret) {
+  std::string port = std::to_string(iterc::test::unusedPort());
+  ServiceDesc api;
+  api.name = "api";
+  api.program = "sh";
+  api.env = {{"TOKEN", secret}};
+  api.command = {"-c", "echo $$ > api.pid; echo \"api is serving with "
+                       "$TOKEN\"; exec python3 "
+                       "-m http.server " +
+                           port + " --bind 127.0.0.1"};
+  api.ports = {port};
+  api.health = HealthDesc{"/", {}, 100, 2000, 50};
+  return api;
+}
+
+/// The local runtime in `dir`, without the sandbox (the pid a service
+/// writes is then the one a test kills).
+static std::function<Expected<std::unique_ptr<StackRuntime>>(const std::string &)>
+localStackIn(const std::string &dir) {
+  return [dir](const std::string &) -> Expected<std::unique_ptr<StackRuntime>> {
+    LocalRuntimeOptions o;
+    o.workspace = dir;
+    o.sandbox = "off";
+    return makeLocalRuntime(o);
+  };
+}
+
+/// Kills the service killableApi started in `dir`, and waits until it is
+/// gone.
+static void killApi(const std::string &dir) {
+  pid_t pid = std::stoi(iterc::rt::test::readText(dir + "/api.pid"));
+  REQUIRE(::kill(pid, SIGKILL) == 0);
+  CHECK(iterc::rt::test::processGone(pid));
+}
+
 TEST_CASE("engine stack: a local service killed mid-run is reported and "
           "fails the verify that reaches it",
           "[engine][stack][stack-crash]") {
@@ -400,20 +438,10 @@ TEST_CASE("engine stack: a local service killed mid-run is reported and "
     return;
   }
   iterc::rt::test::TempDir dir;
-  std::string port = std::to_string(iterc::test::unusedPort());
-  ServiceDesc api;
-  api.name = "api";
-  api.program = "sh";
   // It prints a secret of the run (a canary): every place its log tail
   // shows up is masked.
   const std::string canary = "canary-svc-7f3a9c1e";
-  api.env = {{"TOKEN", canary}};
-  api.command = {"-c", "echo $$ > api.pid; echo \"api is serving with "
-                       "$TOKEN\"; exec python3 "
-                       "-m http.server " +
-                           port + " --bind 127.0.0.1"};
-  api.ports = {port};
-  api.health = HealthDesc{"/", {}, 100, 2000, 50};
+  ServiceDesc api = killableApi(canary);
   WorkflowDesc wf = iterc::rt::test::actThenProbeWorkflow(api, "/");
   VarDesc token;
   token.name = "token";
@@ -422,19 +450,9 @@ TEST_CASE("engine stack: a local service killed mid-run is reported and "
 
   Harness h;
   EngineDeps deps = h.deps(false);
-  deps.stack = [&](const std::string &)
-      -> Expected<std::unique_ptr<StackRuntime>> {
-    LocalRuntimeOptions o;
-    o.workspace = dir.path();
-    o.sandbox = "off"; // the pid it writes is the one the test kills
-    return makeLocalRuntime(o);
-  };
+  deps.stack = localStackIn(dir.path());
   // The tool node kills the service; the verify node comes next.
-  iterc::rt::test::CallbackTools tools([&] {
-    pid_t pid = std::stoi(iterc::rt::test::readText(dir / "api.pid"));
-    REQUIRE(::kill(pid, SIGKILL) == 0);
-    CHECK(iterc::rt::test::processGone(pid));
-  });
+  iterc::rt::test::CallbackTools tools([&] { killApi(dir.path()); });
   deps.tools = &tools;
   Engine engine(wf, deps);
   RunOptions options;
@@ -463,4 +481,48 @@ TEST_CASE("engine stack: a local service killed mid-run is reported and "
   REQUIRE(record.ok());
   CHECK(record->error.dump().find(canary) == std::string::npos);
   CHECK(record->error.dump().find("killed by signal 9") != std::string::npos);
+}
+
+TEST_CASE("engine stack: a service with restart: on-failure is started again "
+          "after a crash, and the verify that reaches it passes",
+          "[engine][stack][stack-crash]") {
+  if (!resolveProgram("python3", {{"PATH", std::getenv("PATH")}})) {
+    WARN("SKIPPED: python3 is not installed");
+    return;
+  }
+  iterc::rt::test::TempDir dir;
+  ServiceDesc api = killableApi("not-a-secret");
+  api.restart = "on-failure";
+  api.maxRestarts = 1;
+  WorkflowDesc wf = iterc::rt::test::actThenProbeWorkflow(api, "/");
+  Harness h;
+  EngineDeps deps = h.deps(false);
+  deps.stack = localStackIn(dir.path());
+  iterc::rt::test::CallbackTools tools([&] { killApi(dir.path()); });
+  deps.tools = &tools;
+  Engine engine(wf, deps);
+  RunOptions options;
+  options.workspace = dir.path();
+  RunResult r = engine.run(options);
+  INFO((r.error ? r.error->message : std::string("no error")));
+  CHECK(r.status == RunStatus::Finished);
+  const Event *exited = h.find("service_exited");
+  REQUIRE(exited);
+  CHECK(exited->data["how"] == "was killed by signal 9");
+  const Event *restarted = h.find("services_restarted");
+  REQUIRE(restarted);
+  CHECK(restarted->data["restarts"] == 1);
+  CHECK(restarted->data["policy"] == "on-failure");
+
+  // Without the policy the same crash fails the run (the test above); with
+  // its one restart used up, a second crash would too.
+  api.restart.clear();
+  WorkflowDesc plain = iterc::rt::test::actThenProbeWorkflow(api, "/");
+  Harness h2;
+  EngineDeps deps2 = h2.deps(false);
+  deps2.stack = localStackIn(dir.path());
+  deps2.tools = &tools;
+  Engine engine2(plain, deps2);
+  CHECK(engine2.run(options).status == RunStatus::FailedResumable);
+  CHECK_FALSE(h2.find("services_restarted"));
 }

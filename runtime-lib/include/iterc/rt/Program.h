@@ -365,6 +365,8 @@ struct ServiceInfo {
   /// The Dockerfile iterc wrote for a `build` service that names none (it
   /// packages `program`); null otherwise.
   const char *generatedDockerfile = nullptr;
+  const char *restart = nullptr; ///< on-failure | always; null: no.
+  int64_t maxRestarts = 0;
 };
 
 /// A limit of -1 means "not set".

@@ -57,6 +57,10 @@ struct ServiceDesc {
   /// generated (FROM scratch, `program` as the entrypoint), which the
   /// container runtime builds with the context.
   std::string generatedDockerfile;
+  /// `restart:`: "" (no), "on-failure" or "always": the run starts the
+  /// service again when it ends on its own, at most `maxRestarts` times.
+  std::string restart;
+  int64_t maxRestarts = 0;
 };
 
 /// Where the runner reaches a service.
@@ -88,6 +92,7 @@ struct ServiceExit {
   std::string service;
   std::string how;     ///< "exited with status 1", "was killed by signal 9".
   std::string logTail; ///< The last lines of its output.
+  bool clean = false;  ///< It exited with status 0.
 };
 
 class StackRuntime {
