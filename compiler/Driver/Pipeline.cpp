@@ -5,6 +5,8 @@
 //===----------------------------------------------------------------------===//
 #include "Driver/Pipeline.h"
 
+#include "FileText.h"
+
 #include "Frontend/ParseDriver.h"
 #include "Sema/Sema.h"
 
@@ -20,66 +22,9 @@ using namespace iterc;
 
 const char *iterc::iterVersion() { return ITERC_VERSION; }
 
-namespace {
-
-std::string sizeLimitError() {
-  return "file is larger than " + std::to_string(MaxSourceSize >> 20) +
-         " MiB, the limit for a source file";
-}
-
-/// Reads `fd` to its end, failing once more than MaxSourceSize bytes came.
-std::optional<std::string> readAll(int fd, std::string &error) {
-  std::string data;
-  char buffer[1 << 16];
-  for (;;) {
-    ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      error = std::strerror(errno);
-      return std::nullopt;
-    }
-    if (n == 0)
-      return data;
-    data.append(buffer, size_t(n));
-    if (data.size() > MaxSourceSize) {
-      error = sizeLimitError();
-      return std::nullopt;
-    }
-  }
-}
-
-} // namespace
-
 std::optional<std::string> iterc::readSourceFile(const std::string &path,
                                                  std::string &error) {
-  if (path == "-")
-    return readAll(STDIN_FILENO, error);
-  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer
-  // forever; it is refused below like any other file that is not regular.
-  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) {
-    error = std::strerror(errno);
-    return std::nullopt;
-  }
-  struct stat st;
-  std::optional<std::string> data;
-  if (::fstat(fd, &st) != 0) {
-    error = std::strerror(errno);
-  } else if (S_ISDIR(st.st_mode)) {
-    error = "it is a directory";
-  } else if (!S_ISREG(st.st_mode)) {
-    error = "not a regular file (a FIFO, socket or device is not read; "
-            "use '-' to read standard input)";
-  } else if (uint64_t(st.st_size) > MaxSourceSize) {
-    error = sizeLimitError();
-  } else {
-    // A regular file never blocks; clear the flag all the same.
-    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    data = readAll(fd, error);
-  }
-  ::close(fd);
-  return data;
+  return rt::readBoundedFile(path, MaxSourceSize, error, "a source file");
 }
 
 CompiledFile iterc::compileBuffer(const SourceManager &sources,

@@ -1,9 +1,10 @@
 //===- FileText.cpp - Whole-file reads and writes without iostreams -------===//
 //
 // This file implements readFileText, readBoundedFile and writeFileText over
-// open(2), read(2) and write(2). readBoundedFile is the runtime's copy of the
-// compiler's source-file reader: inputs a person names on the command line
-// (an answers file) are regular files of a bounded size.
+// open(2), read(2) and write(2). readBoundedFile reads what a person names on
+// the command line — a source file for the compiler, an answers or variable
+// file for an executable — as a regular file of a bounded size. The
+// compiler builds this file too; it uses the standard library only.
 //
 //===----------------------------------------------------------------------===//
 #include "FileText.h"
@@ -16,16 +17,17 @@
 
 namespace {
 
-std::string tooLarge(size_t maxBytes) {
-  return maxBytes % (1 << 20) == 0
-             ? "it is larger than " + std::to_string(maxBytes >> 20) +
-                   " MiB, the limit"
-             : "it is larger than " + std::to_string(maxBytes) +
-                   " bytes, the limit";
+std::string tooLarge(size_t maxBytes, std::string_view limitFor) {
+  std::string size = maxBytes % (1 << 20) == 0
+                         ? std::to_string(maxBytes >> 20) + " MiB"
+                         : std::to_string(maxBytes) + " bytes";
+  return "file is larger than " + size + ", the limit" +
+         (limitFor.empty() ? "" : " for " + std::string(limitFor));
 }
 
 /// Reads `fd` to its end, failing once more than `maxBytes` bytes came.
 std::optional<std::string> readAtMost(int fd, size_t maxBytes,
+                                      std::string_view limitFor,
                                       std::string &error) {
   std::string data;
   char buffer[1 << 16];
@@ -41,7 +43,7 @@ std::optional<std::string> readAtMost(int fd, size_t maxBytes,
       return data;
     data.append(buffer, size_t(n));
     if (data.size() > maxBytes) {
-      error = tooLarge(maxBytes);
+      error = tooLarge(maxBytes, limitFor);
       return std::nullopt;
     }
   }
@@ -75,9 +77,9 @@ std::optional<std::string> iterc::rt::readFileText(const std::string &path) {
 
 std::optional<std::string>
 iterc::rt::readBoundedFile(const std::string &path, size_t maxBytes,
-                           std::string &error) {
+                           std::string &error, std::string_view limitFor) {
   if (path == "-")
-    return readAtMost(STDIN_FILENO, maxBytes, error);
+    return readAtMost(STDIN_FILENO, maxBytes, limitFor, error);
   // O_NONBLOCK: opening a FIFO would otherwise wait for a writer forever; it
   // is refused below like any other file that is not regular.
   int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
@@ -92,14 +94,14 @@ iterc::rt::readBoundedFile(const std::string &path, size_t maxBytes,
   } else if (S_ISDIR(st.st_mode)) {
     error = "it is a directory";
   } else if (!S_ISREG(st.st_mode)) {
-    error = "it is not a regular file (a FIFO, socket or device is not "
-            "read; use '-' to read standard input)";
+    error = "not a regular file (a FIFO, socket or device is not read; use "
+            "'-' to read standard input)";
   } else if (uint64_t(st.st_size) > maxBytes) {
-    error = tooLarge(maxBytes);
+    error = tooLarge(maxBytes, limitFor);
   } else {
     // A regular file never blocks; clear the flag all the same.
     ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    data = readAtMost(fd, maxBytes, error);
+    data = readAtMost(fd, maxBytes, limitFor, error);
   }
   ::close(fd);
   return data;

@@ -27,10 +27,11 @@ std::optional<std::string> readFileText(const std::string &path);
 /// regular file (a FIFO, socket or device is refused without waiting for a
 /// writer or reading forever), or it holds more than `maxBytes` bytes
 /// (checked before reading and again while reading). `path` "-" reads
-/// standard input, bounded the same way.
+/// standard input, bounded the same way. `limitFor` names the limit in the
+/// size error ("... the limit for a source file").
 std::optional<std::string> readBoundedFile(const std::string &path,
-                                           size_t maxBytes,
-                                           std::string &error);
+                                           size_t maxBytes, std::string &error,
+                                           std::string_view limitFor = {});
 
 /// Creates or truncates `path` and writes `text` to it; false when the file
 /// cannot be opened or a write fails (errno says why). `opened`, when given,
