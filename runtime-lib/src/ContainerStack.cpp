@@ -369,7 +369,8 @@ private:
         /*merged=*/true);
     if (!succeeded(logs))
       return; // the container is gone: keep what was captured before
-    writeFileText(logPath(r.desc->name), r.buildOutput + logs->stdoutText);
+    writeFileText(logPath(r.desc->name), r.buildOutput + logs->stdoutText,
+                  nullptr, /*followLinks=*/false);
   }
 
   Error failure(Running &r, const std::string &what) {
@@ -409,7 +410,8 @@ private:
       r.buildOutput = built->stdoutText;
       if (!r.buildOutput.empty() && r.buildOutput.back() != '\n')
         r.buildOutput += '\n';
-      writeFileText(logPath(s.name), r.buildOutput);
+      writeFileText(logPath(s.name), r.buildOutput, nullptr,
+                    /*followLinks=*/false);
     }
     if (!succeeded(built)) {
       std::string why =
@@ -428,7 +430,7 @@ private:
     Running &r = running.back();
     r.desc = &s;
     r.container = opts.project + "-" + s.name;
-    if (!writeFileText(logPath(s.name), ""))
+    if (!writeFileText(logPath(s.name), "", nullptr, /*followLinks=*/false))
       return Error(ErrorCode::Store, "cannot write the log of service '" +
                                          s.name + "' (" + logPath(s.name) +
                                          "): " + std::strerror(errno));

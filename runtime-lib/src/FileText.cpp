@@ -51,8 +51,10 @@ std::optional<std::string> readAtMost(int fd, size_t maxBytes,
 
 } // namespace
 
-std::optional<std::string> iterc::rt::readFileText(const std::string &path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+std::optional<std::string> iterc::rt::readFileText(const std::string &path,
+                                                   bool followLinks) {
+  int fd = ::open(path.c_str(),
+                  O_RDONLY | O_CLOEXEC | (followLinks ? 0 : O_NOFOLLOW));
   if (fd < 0)
     return std::nullopt;
   std::string text;
@@ -108,8 +110,11 @@ iterc::rt::readBoundedFile(const std::string &path, size_t maxBytes,
 }
 
 bool iterc::rt::writeFileText(const std::string &path, std::string_view text,
-                              bool *opened) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+                              bool *opened, bool followLinks) {
+  int fd = ::open(path.c_str(),
+                  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+                      (followLinks ? 0 : O_NOFOLLOW),
+                  0666);
   if (opened)
     *opened = fd >= 0;
   if (fd < 0)

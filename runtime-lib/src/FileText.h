@@ -20,7 +20,10 @@ namespace iterc::rt {
 
 /// The whole content of `path`, or nullopt when it cannot be opened or read
 /// (errno says why).
-std::optional<std::string> readFileText(const std::string &path);
+/// With `followLinks` false a symlink at `path` is refused (O_NOFOLLOW):
+/// for files in a directory others can write, such as the workspace.
+std::optional<std::string> readFileText(const std::string &path,
+                                        bool followLinks = true);
 
 /// The whole content of the regular file `path`, or nullopt with `error`
 /// saying why: it cannot be opened or read, it is a directory, it is not a
@@ -37,7 +40,7 @@ std::optional<std::string> readBoundedFile(const std::string &path,
 /// cannot be opened or a write fails (errno says why). `opened`, when given,
 /// tells the two apart.
 bool writeFileText(const std::string &path, std::string_view text,
-                   bool *opened = nullptr);
+                   bool *opened = nullptr, bool followLinks = true);
 
 } // namespace iterc::rt
 

@@ -26,7 +26,9 @@ constexpr uint64_t kDefaultCap = 8ull << 20;
 constexpr uint64_t kMinimumCap = 4096;
 
 int openLogFile(const std::string &path) {
-  return ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // The log lives in the workspace, where a tool could plant a symlink.
+  return ::open(path.c_str(),
+                O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 }
 
 } // namespace

@@ -23,7 +23,8 @@ void iterc::rt::defaultClockAndHttp(Clock *&clock, HttpTransport *&http,
 }
 
 std::string iterc::rt::logFileTail(const std::string &path, size_t lines) {
-  std::string text = readFileText(path).value_or("");
+  // Logs live in the workspace: a symlink planted there is not followed.
+  std::string text = readFileText(path, /*followLinks=*/false).value_or("");
   if (!text.empty() && text.back() == '\n')
     text.pop_back();
   size_t at = text.size();

@@ -397,3 +397,25 @@ TEST_CASE("stack: a local service's workdir stays inside the workspace",
   CHECK(iterc::rt::test::readText(dir / "where.txt").find("/sub") !=
         std::string::npos);
 }
+
+TEST_CASE("stack: a symlink planted as a service's log file is neither "
+          "written through nor read",
+          "[stack-rt][stack-log]") {
+  // A tool or a model's run_command can create any file in the workspace,
+  // where the local runtime keeps service logs.
+  TempDir dir, outside;
+  std::string victim = outside / "victim";
+  iterc::rt::test::writeText(victim, "precious\n");
+  REQUIRE(::symlink(victim.c_str(), (dir / "web.log").c_str()) == 0);
+  ServiceDesc web = shService("web", "echo started; exec sleep 30");
+  std::vector<ServiceDesc> all = {web};
+  LocalRuntimeOptions opts;
+  opts.workspace = dir.path();
+  std::unique_ptr<StackRuntime> stack = makeLocalRuntime(opts);
+  Status up = stack->up(*startOrder(all, {"web"}));
+  INFO((up.ok() ? "" : up.error().message));
+  CHECK_FALSE(up.ok());
+  CHECK(iterc::rt::test::readText(victim) == "precious\n");
+  CHECK(stack->logTail("web", 5).find("precious") == std::string::npos);
+  stack->down();
+}
